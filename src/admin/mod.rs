@@ -1,0 +1,1 @@
+//! The admin HTTP endpoint: /healthz, /readyz, /status, /metrics, /reload.

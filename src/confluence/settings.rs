@@ -1,0 +1,57 @@
+//! What one tenant's Confluence client needs, already validated (built by
+//! `config` from the TOML file, or directly by tests and the demo).
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::version::ConfluenceVersion;
+use crate::secret::Secret;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSettings {
+    /// The tenant id, carried into every error, log line and metric.
+    pub tenant: String,
+    /// Base URL without a trailing slash; may carry a context path (`/confluence`).
+    pub base_url: Url,
+    pub auth: Auth,
+    /// Extra PEM trust roots (an internal CA), read when the config was loaded.
+    pub ca_pem: Option<Vec<u8>>,
+    pub request_timeout: Duration,
+    pub requests_per_second: f64,
+    pub burst: u32,
+    pub max_in_flight: usize,
+    pub page_size: u32,
+    /// Skip detection and assume this version.
+    pub version: Option<ConfluenceVersion>,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Auth {
+    /// Personal access token, sent as `Authorization: Bearer`.
+    Token(Secret),
+    /// Username and password, sent as `Authorization: Basic`.
+    Basic { username: String, password: Secret },
+}
+
+/// Retries on 429/502/503/504, connection errors and timeouts, bounded both in
+/// attempts and in total time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub max_elapsed: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            max_elapsed: Duration::from_secs(300),
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}

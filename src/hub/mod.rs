@@ -1,0 +1,2 @@
+//! The multi-tenant actor runtime: supervisor, per-tenant instance trees,
+//! scheduling, reload and shutdown.

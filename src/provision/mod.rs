@@ -1,0 +1,2 @@
+//! Provisioning against Confluence: group membership, space permissions,
+//! account creation and opt-in deprovisioning.

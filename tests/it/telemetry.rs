@@ -818,3 +818,107 @@ a_seconds_sum{t=\"x\"} 3.5\na_seconds_count{t=\"x\"} 2\n";
         );
     }
 }
+
+/// Every PromQL expression in a Grafana dashboard (panel targets and template queries).
+fn dashboard_expressions(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr" | "definition", serde_json::Value::String(expr)) => {
+                        found.push(expr.clone())
+                    }
+                    _ => dashboard_expressions(value, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|item| dashboard_expressions(item, found)),
+        _ => {}
+    }
+}
+
+/// Label names an expression groups by (`by (a, b)`) or matches on (`{a="x"}`).
+fn label_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (open, close, grouping) in [("by (", ')', true), ("{", '}', false)] {
+        let mut rest = expr;
+        while let Some(start) = rest.find(open) {
+            let after = &rest[start + open.len()..];
+            let end = after.find(close).unwrap_or(after.len());
+            for part in after[..end].split(',') {
+                let name = if grouping {
+                    part
+                } else {
+                    part.split(['=', '!']).next().unwrap_or("")
+                };
+                names.push(name.trim().to_owned());
+            }
+            rest = &after[end..];
+        }
+    }
+    names
+}
+
+#[test]
+fn grafana_dashboard_charts_every_metric_with_the_names_and_labels_of_the_metrics_page() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/confluence-hub.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("dashboard JSON");
+    let mut expressions = Vec::new();
+    dashboard_expressions(&dashboard, &mut expressions);
+    assert!(!expressions.is_empty());
+
+    use metrics::labels;
+    let known_labels: BTreeSet<String> = [
+        labels::TENANT,
+        labels::KIND,
+        labels::OUTCOME,
+        labels::TRIGGER,
+        labels::ROUTE,
+        labels::METHOD,
+        labels::STATUS,
+        labels::TASK_TYPE,
+        labels::STATE,
+        labels::RESULT,
+        labels::OPERATION,
+        labels::REASON,
+        "le",
+    ]
+    .iter()
+    .map(|name| name.replace('.', "_"))
+    .collect();
+    let mut charted = BTreeSet::new();
+    for expr in &expressions {
+        let identifiers =
+            expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+        for name in identifiers
+            .filter(|word| word.starts_with("confluence_hub_") || word.starts_with("http_client_"))
+        {
+            let family = PROMETHEUS_FAMILIES.iter().find(|(family, kind)| {
+                name == *family
+                    || (*kind == "histogram"
+                        && ["_bucket", "_sum", "_count"]
+                            .iter()
+                            .any(|suffix| name.strip_suffix(suffix) == Some(family)))
+            });
+            let (family, _) = family.unwrap_or_else(|| panic!("`{name}` is not exported: {expr}"));
+            charted.insert(*family);
+        }
+        for label in label_names(expr) {
+            assert!(
+                known_labels.contains(&label),
+                "unknown label `{label}` in {expr}"
+            );
+        }
+    }
+    let all: BTreeSet<&str> = PROMETHEUS_FAMILIES
+        .iter()
+        .map(|(family, _)| *family)
+        .collect();
+    assert_eq!(charted, all, "every metric has a panel");
+}

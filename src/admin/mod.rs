@@ -46,7 +46,9 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await.map_err(|err| {
         std::io::Error::new(
             err.kind(),
-            format!("cannot listen on {addr} for the admin endpoint: {err}; change hub.admin_listen"),
+            format!(
+                "cannot listen on {addr} for the admin endpoint: {err}; change hub.admin_listen"
+            ),
         )
     })
 }
@@ -57,7 +59,9 @@ pub async fn serve(
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn healthz() -> &'static str {
@@ -68,7 +72,10 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     if state.board.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting: not every tenant has started yet\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: not every tenant has started yet\n",
+        )
             .into_response()
     }
 }
@@ -79,7 +86,14 @@ async fn status(State(state): State<AdminState>) -> Response {
 
 async fn metrics(State(state): State<AdminState>) -> Response {
     let text = (state.metrics)();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn reload(State(state): State<AdminState>) -> Response {

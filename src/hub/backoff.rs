@@ -14,7 +14,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub const fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, attempt: 0 }
+        Self {
+            initial,
+            max,
+            attempt: 0,
+        }
     }
 
     /// The next delay: `initial × 2^attempt`, capped, with ±20 % jitter so
@@ -23,7 +27,9 @@ impl Backoff {
         let exponential = self.initial.saturating_mul(1u32 << self.attempt.min(16));
         self.attempt = self.attempt.saturating_add(1);
         let capped = exponential.min(self.max);
-        capped.mul_f64(rand::rng().random_range(0.8..=1.2)).min(self.max)
+        capped
+            .mul_f64(rand::rng().random_range(0.8..=1.2))
+            .min(self.max)
     }
 
     pub fn attempts(&self) -> u32 {

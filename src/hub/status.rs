@@ -155,7 +155,11 @@ impl StatusBoard {
     pub fn new(replica: u32, replicas: u32) -> Self {
         Self(Arc::new(RwLock::new(Board {
             config_generation: 0,
-            last_reload: ReloadStatus { ok: true, error: None, at: SystemTime::now() },
+            last_reload: ReloadStatus {
+                ok: true,
+                error: None,
+                at: SystemTime::now(),
+            },
             replica,
             replicas,
             ready: false,
@@ -166,11 +170,15 @@ impl StatusBoard {
     // A poisoned lock only means a writer panicked mid-update of plain data;
     // the board stays usable, so recover the guard instead of propagating.
     fn read(&self) -> RwLockReadGuard<'_, Board> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Board> {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn snapshot(&self) -> Board {
@@ -183,7 +191,11 @@ impl StatusBoard {
 
     pub fn is_ready(&self) -> bool {
         let board = self.read();
-        board.ready && board.tenants.values().all(|tenant| tenant.state != TenantState::Starting)
+        board.ready
+            && board
+                .tenants
+                .values()
+                .all(|tenant| tenant.state != TenantState::Starting)
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -193,12 +205,19 @@ impl StatusBoard {
     pub fn record_reload(&self, generation: u64, error: Option<String>) {
         let mut board = self.write();
         board.config_generation = generation;
-        board.last_reload = ReloadStatus { ok: error.is_none(), error, at: SystemTime::now() };
+        board.last_reload = ReloadStatus {
+            ok: error.is_none(),
+            error,
+            at: SystemTime::now(),
+        };
     }
 
     pub fn record_rejected_reload(&self, error: String) {
-        self.write().last_reload =
-            ReloadStatus { ok: false, error: Some(error), at: SystemTime::now() };
+        self.write().last_reload = ReloadStatus {
+            ok: false,
+            error: Some(error),
+            at: SystemTime::now(),
+        };
     }
 
     pub fn tenant(&self, id: &str) -> Option<TenantStatus> {
@@ -277,7 +296,9 @@ pub fn duration_ms(duration: Duration) -> u64 {
 /// RFC 3339 with millisecond precision, UTC.
 pub fn format_rfc3339(time: SystemTime) -> String {
     let time = time::OffsetDateTime::from(time);
-    let millis = time.replace_nanosecond(time.millisecond() as u32 * 1_000_000).unwrap_or(time);
+    let millis = time
+        .replace_nanosecond(time.millisecond() as u32 * 1_000_000)
+        .unwrap_or(time);
     millis
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
@@ -337,7 +358,12 @@ mod tests {
         assert_eq!(tenant["last_sync"]["outcome"], "ok");
         assert_eq!(tenant["last_sync"]["counts"]["grant"], 0);
         assert!(tenant["next_sync_at"].is_null());
-        assert!(tenant["last_sync"]["started_at"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            tenant["last_sync"]["started_at"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
     }
 
     #[test]
@@ -347,11 +373,17 @@ mod tests {
         board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
         board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
         let status = board.tenant("beta").unwrap();
-        assert_eq!((status.state, status.consecutive_failures), (TenantState::Failing, 2));
+        assert_eq!(
+            (status.state, status.consecutive_failures),
+            (TenantState::Failing, 2)
+        );
         assert_eq!(status.last_error.as_deref(), Some("bad credentials"));
         board.record_sync("beta", sync(SyncOutcome::Ok, None));
         let status = board.tenant("beta").unwrap();
-        assert_eq!((status.state, status.consecutive_failures), (TenantState::Idle, 0));
+        assert_eq!(
+            (status.state, status.consecutive_failures),
+            (TenantState::Idle, 0)
+        );
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub fn get() -> &'static Metrics {
     METRICS.get_or_init(|| Metrics::new(&opentelemetry::global::meter(METER_NAME)))
 }
 
+/// Whether the instruments already exist, bound to whatever meter provider was global then
+/// (`init` warns, since they would record into a no-op provider forever).
+pub(super) fn created_before_init() -> bool {
+    METRICS.get().is_some()
+}
+
 const LATENCY_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];

@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+#
+# The confluence-hub image: a release build on the toolchain the project uses (Rust 1.95),
+# copied onto distroless `cc` (glibc, libgcc, CA certificates, no shell), run as the
+# image's non-root user. See deploy/README.md for how Kubernetes runs it.
+#
+#   docker build -t confluence-hub:0.1.0 .
+#   docker run --rm -v "$PWD/hub.toml:/etc/confluence-hub/hub.toml:ro" -p 9090:9090 confluence-hub:0.1.0
+
+# Bookworm on both sides: the binary links against the build image's glibc, which must
+# not be newer than the runtime's (distroless cc-debian12 is bookworm).
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+
+# Dependencies first, against stub sources, so this layer is rebuilt only when the
+# manifests, the build script or the protos change. protoc comes vendored
+# (protoc-bin-vendored) and SQLite/zstd/ring build with the image's gcc: no apt packages.
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY proto ./proto
+RUN mkdir src \
+    && printf 'fn main() {}\n' > src/main.rs \
+    && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+
+COPY src ./src
+# COPY keeps the sources' old modification times; make cargo see them as newer than the
+# stub build above.
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && mkdir -p /out/var/lib/confluence-hub \
+    && cp target/release/confluence-hub /out/confluence-hub
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+
+LABEL org.opencontainers.image.title="confluence-hub" \
+      org.opencontainers.image.description="One process that syncs many Confluence Data Center instances into ConductorOne" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+COPY --from=build /out/confluence-hub /usr/local/bin/confluence-hub
+# The data dir exists and belongs to the runtime user even without a mounted volume.
+COPY --from=build --chown=65532:65532 /out/var/lib/confluence-hub /var/lib/confluence-hub
+
+# `--config` falls back to this variable; mount the TOML (and its secret files) there.
+ENV CONFLUENCE_HUB_CONFIG=/etc/confluence-hub/hub.toml \
+    CONFLUENCE_HUB_LOG_FORMAT=json
+
+# 65532 is distroless's `nonroot`; numeric so Kubernetes can verify runAsNonRoot.
+USER 65532:65532
+WORKDIR /var/lib/confluence-hub
+
+# The admin server: /healthz, /readyz, /status, /metrics. Liveness and readiness are
+# Kubernetes probes on it, hence no HEALTHCHECK here.
+EXPOSE 9090
+
+# Exec form: the hub is PID 1 and receives SIGTERM itself, which starts its graceful
+# shutdown (hub.shutdown_grace).
+ENTRYPOINT ["/usr/local/bin/confluence-hub"]
+CMD ["run"]

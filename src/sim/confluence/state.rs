@@ -26,6 +26,8 @@ pub(crate) enum Holder {
 pub(crate) struct Grant {
     pub permission: SpacePermission,
     pub holder: Holder,
+    /// When it was granted, so the dataset lists rows in their original order.
+    order: u64,
 }
 
 pub(crate) struct UserRecord {
@@ -62,6 +64,7 @@ pub(crate) struct State {
     spaces: Vec<SpaceRecord>,
     space_by_key: HashMap<String, usize>,
     mutations: Vec<Mutation>,
+    granted: u64,
     created_users: u64,
     long_tasks: u64,
 }
@@ -85,6 +88,7 @@ impl State {
             spaces: Vec::new(),
             space_by_key: HashMap::new(),
             mutations: Vec::new(),
+            granted: 0,
             created_users: 0,
             long_tasks: 0,
         };
@@ -169,24 +173,29 @@ impl State {
             .iter()
             .map(|record| record.space.clone())
             .collect();
-        let permissions = self
+        let mut rows: Vec<(u64, SimPermission)> = self
             .spaces
             .iter()
             .flat_map(|record| {
-                record.grants.iter().map(|grant| SimPermission {
-                    space_key: record.space.key.clone(),
-                    r#type: grant.permission.legacy_key().to_owned(),
-                    user_key: match &grant.holder {
-                        Holder::User(key) => Some(key.clone()),
-                        _ => None,
-                    },
-                    group_name: match &grant.holder {
-                        Holder::Group(name) => Some(name.clone()),
-                        _ => None,
-                    },
+                record.grants.iter().map(|grant| {
+                    let row = SimPermission {
+                        space_key: record.space.key.clone(),
+                        r#type: grant.permission.legacy_key().to_owned(),
+                        user_key: match &grant.holder {
+                            Holder::User(key) => Some(key.clone()),
+                            _ => None,
+                        },
+                        group_name: match &grant.holder {
+                            Holder::Group(name) => Some(name.clone()),
+                            _ => None,
+                        },
+                    };
+                    (grant.order, row)
                 })
             })
             .collect();
+        rows.sort_unstable_by_key(|(order, _)| *order);
+        let permissions = rows.into_iter().map(|(_, row)| row).collect();
         Dataset {
             users,
             groups,
@@ -372,9 +381,11 @@ impl State {
                 .iter()
                 .any(|grant| grant.permission == permission && grant.holder == *holder)
             {
+                self.granted += 1;
                 record.grants.push(Grant {
                     permission,
                     holder: holder.clone(),
+                    order: self.granted,
                 });
                 changed = true;
             }

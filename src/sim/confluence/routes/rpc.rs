@@ -465,7 +465,7 @@ fn write_method(
                 |(_, subject)| subject,
             );
             let permissions = texts_at(params, 0);
-            let outcome = change_permissions(app, state, caller, method, params, 1, grant);
+            let outcome = change_permissions(app, state, caller, method, params, grant);
             let action = if grant {
                 MutationAction::GrantSpacePermissions {
                     space_key,
@@ -487,7 +487,7 @@ fn write_method(
             let grant = method != "removeAnonymousPermissionFromSpace";
             let space_key = text_at(params, 1);
             let permissions = texts_at(params, 0);
-            let outcome = change_permissions(app, state, caller, method, params, 0, grant);
+            let outcome = change_permissions(app, state, caller, method, params, grant);
             let action = if grant {
                 MutationAction::GrantSpacePermissions {
                     space_key,
@@ -575,25 +575,23 @@ fn write_method(
     Some(written)
 }
 
-/// The six space-permission writes. Arguments: permission(s) first, the
-/// entity name at `entity_index` unless anonymous, the space key last.
+/// The six space-permission writes. Arguments: the permission (or an array
+/// of them) first, then the entity name unless anonymous, then the space key.
 fn change_permissions(
     app: &App,
     state: &mut SimState,
     caller: &Caller,
     method: &str,
     params: &[Value],
-    space_index: usize,
     grant: bool,
 ) -> WriteOutcome {
-    let anonymous = method.contains("Anonymous");
     let keys = if method.ends_with("PermissionsToSpace") {
         strings_at(params, 0, "permissions")?
     } else {
         vec![string_at(params, 0, "permission")?]
     };
-    let (holder, space_key) = if anonymous {
-        (None, string_at(params, space_index, "spaceKey")?)
+    let (holder, space_key) = if method.contains("Anonymous") {
+        (None, string_at(params, 1, "spaceKey")?)
     } else {
         (
             Some(string_at(params, 1, "remoteEntityName")?),

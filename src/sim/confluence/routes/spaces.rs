@@ -9,8 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::Failure;
-use super::users::link_context;
+use super::{Failure, link_context};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::json_response;

@@ -30,15 +30,8 @@ fn client() -> Client {
         .expect("a reqwest client")
 }
 
-/// `shared/fixtures` sits beside the repository (`../shared`), or beside the
-/// directory of worktrees when this is one (`../../shared`).
 fn fixture_path() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../shared/fixtures", "../../shared/fixtures"]
-        .iter()
-        .map(|relative| manifest.join(relative).join("dataset-small.json"))
-        .find(|path| path.exists())
-        .expect("fixtures/dataset-small.json in ../shared or ../../shared")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dataset-small.json")
 }
 
 fn fixture() -> Dataset {

@@ -240,6 +240,12 @@ impl ConductorOneSim {
         self.state.stats(tenant)
     }
 
+    /// Every access token issued to `tenant` and every client assertion it
+    /// sent: what must never appear in a client's logs.
+    pub fn credentials_seen(&self, tenant: &str) -> Vec<String> {
+        self.state.credentials_seen(tenant)
+    }
+
     /// Waits until the task satisfies `condition`; `None` on timeout.
     pub async fn wait_for_task(
         &self,

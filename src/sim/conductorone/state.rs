@@ -127,6 +127,10 @@ struct Records {
     task_order: Vec<String>,
     hellos: Vec<HelloRecord>,
     uploads: Vec<UploadRecord>,
+    /// Every token issued and assertion received, by tenant, so tests can
+    /// check that none of them ever shows up in the client's logs.
+    issued_tokens: Vec<(String, String)>,
+    assertions: Vec<(String, String)>,
 }
 
 /// Pacing the simulator asks of connectors.
@@ -228,6 +232,24 @@ impl SimState {
         take(&mut entry.faults.token_server_error)
     }
 
+    pub fn record_assertion(&self, tenant: &str, assertion: &str) {
+        self.lock()
+            .assertions
+            .push((tenant.to_owned(), assertion.to_owned()));
+    }
+
+    /// Every access token issued to `tenant` and every assertion it sent.
+    pub fn credentials_seen(&self, tenant: &str) -> Vec<String> {
+        let records = self.lock();
+        records
+            .issued_tokens
+            .iter()
+            .chain(&records.assertions)
+            .filter(|(owner, _)| owner == tenant)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+
     pub fn refuse_token_request(&self, tenant: &str) {
         if let Some(entry) = self.lock().tenants.get_mut(tenant) {
             entry.stats.token_requests_refused += 1;
@@ -255,6 +277,9 @@ impl SimState {
                 expires_at: now + lifetime,
             },
         );
+        records
+            .issued_tokens
+            .push((tenant.to_owned(), token.clone()));
         (token, lifetime)
     }
 

@@ -57,6 +57,7 @@ pub async fn issue_token(
             )
         })
         .unwrap_or_default();
+    state.record_assertion(&tenant, field("client_assertion"));
     if let Err(reason) = verify_assertion(
         field("client_assertion"),
         field("client_id"),

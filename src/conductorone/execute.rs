@@ -255,21 +255,25 @@ async fn sync_and_upload(
     let mut work = pin!(
         AssertUnwindSafe(context.handler.sync(task_id, request, signal.clone())).catch_unwind()
     );
+    // Stop is polled first: a handler that returns because it saw the
+    // cancellation must not turn a cancellation into an ordinary failure.
     let synced = tokio::select! {
-        result = &mut work => result.unwrap_or_else(|_| Err(handler_panicked())),
+        biased;
         reason = stop() => {
             if let Ok(Ok(Ok(file))) = tokio::time::timeout(CANCEL_GRACE, work).await {
                 remove_file(&file.path).await;
             }
             return Err(SyncStop::Cancelled(reason));
         }
+        result = &mut work => result.unwrap_or_else(|_| Err(handler_panicked())),
     };
     let SyncedFile { path } = synced.map_err(SyncStop::Failed)?;
     let uploaded = tokio::select! {
+        biased;
+        reason = stop() => Err(SyncStop::Cancelled(reason)),
         result = upload_c1z(&context.client, &context.tenant, task_id, &path) => {
             result.map_err(|err| SyncStop::Failed(TaskError::new(err.code(), err.to_string())))
         }
-        reason = stop() => Err(SyncStop::Cancelled(reason)),
     };
     remove_file(&path).await;
     uploaded.map(drop)

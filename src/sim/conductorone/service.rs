@@ -54,6 +54,7 @@ fn check_host_id(host_id: &str) -> Result<(), Status> {
 fn refusal(refusal: Refusal, task_id: &str) -> Status {
     match refusal {
         Refusal::NotFound => Status::not_found(format!("no task {task_id}")),
+        Refusal::Unavailable => Status::unavailable("injected Heartbeat failure"),
         Refusal::AlreadyFinished => {
             Status::failed_precondition(format!("task {task_id} is not running"))
         }

@@ -22,6 +22,7 @@ use super::task::{
     TaskHandler,
 };
 use super::upload::upload_c1z;
+use crate::baton::model::annotation;
 use crate::baton::pb::c1::connector::v2::ConnectorMetadata;
 use crate::baton::pb::c1::connectorapi::baton::v1::Task;
 use crate::baton::pb::c1::connectorapi::baton::v1::baton_service_finish_task_request::{
@@ -178,7 +179,7 @@ async fn provision<R: Name + Send + 'static>(
         Ok(result) => result,
         Err(_) => Err(handler_panicked()),
     };
-    let result = result.map(|response| (Some(pack(&response)), annotations(&response)));
+    let result = result.map(|response| (Some(annotation(&response)), annotations(&response)));
     finish(context, task_id, result.map_err(TaskError::non_retryable)).await
 }
 
@@ -321,11 +322,6 @@ async fn remove_file(path: &Path) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => tracing::warn!(path = %path.display(), error = %err, "cannot remove the c1z"),
     }
-}
-
-fn pack<R: Name>(response: &R) -> Any {
-    // Encoding into a Vec only fails for lack of capacity, which a Vec grows.
-    Any::from_msg(response).expect("encoding into a Vec never fails")
 }
 
 /// Sends FinishTask, retrying brief outages; `Ok` carries the response and

@@ -158,9 +158,13 @@ impl TaskRunner {
             let delay = match reply {
                 Ok(reply) => {
                     failures = 0;
-                    self.status.send_modify(|status| {
+                    // Only a change wakes the status readers, not every poll.
+                    self.status.send_if_modified(|status| {
+                        let recovered =
+                            status.consecutive_poll_failures != 0 || status.last_error.is_some();
                         status.consecutive_poll_failures = 0;
                         status.last_error = None;
+                        recovered
                     });
                     if let Some(task) = reply.task.filter(is_work) {
                         let interval = heartbeat_interval(reply.next_heartbeat.as_ref());

@@ -224,6 +224,15 @@ async fn write_c1z(
     request: &SyncRequest,
     cancel: &CancellationSignal,
 ) -> Result<SyncedFile, TaskError> {
+    if request
+        .sync_resource_type_ids
+        .iter()
+        .any(|id| id == "reference")
+    {
+        let path = handler.dir.join(format!("{task_id}.c1z"));
+        std::fs::copy(fixture("reference.c1z"), &path).unwrap();
+        return Ok(SyncedFile { path });
+    }
     if request.sync_resource_type_ids.iter().any(|id| id == "fail") {
         return Err(TaskError::new(
             tonic::Code::Unavailable,
@@ -249,6 +258,16 @@ async fn write_c1z(
     let done = handler.dir.join(format!("{task_id}.c1z"));
     std::fs::rename(&partial, &done).unwrap();
     Ok(SyncedFile { path: done })
+}
+
+/// `shared/fixtures` beside the repository, or beside the worktrees' directory.
+fn fixture(name: &str) -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../shared/fixtures", "../../shared/fixtures"]
+        .iter()
+        .map(|relative| manifest.join(relative).join(name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("fixture {name} not found in ../shared or ../../shared"))
 }
 
 // ----- simulator and runner plumbing -----
@@ -1189,5 +1208,54 @@ async fn simulator_cli_prints_its_addresses_and_serves_a_runner_with_generated_c
         .await
         .unwrap();
     assert_eq!(tenant["hellos"][0]["host_id"], "it-cli", "{tenant}");
+    runner.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulator_decodes_uploaded_c1z_files_with_our_reader() {
+    let (sim, tenants) = start_sim(&["acme"]);
+    let handler = TestHandler::new(Duration::from_millis(10));
+    let runner = spawn_runner(&tenants[0].settings, &handler);
+
+    let reference = SyncOptions {
+        sync_resource_type_ids: vec!["reference".into()],
+        ..Default::default()
+    };
+    let real = sim.enqueue_sync("acme", reference).unwrap();
+    let noise = sim.enqueue_sync("acme", SyncOptions::default()).unwrap();
+    success_of(&finished(&sim, &real).await);
+    success_of(&finished(&sim, &noise).await);
+
+    let listing: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("reference.listing.json")).unwrap()).unwrap();
+    let count = |key: &str| listing[key].as_array().unwrap().len() as u64;
+    let uploads = sim.uploads("acme");
+    let decoded = uploads
+        .iter()
+        .find(|upload| upload.task_id == real)
+        .unwrap();
+    let contents = decoded
+        .contents
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?}", decoded.decode_error));
+    assert_eq!(
+        (
+            contents.resource_types,
+            contents.resources,
+            contents.entitlements,
+            contents.grants
+        ),
+        (
+            count("resource_types"),
+            count("resources"),
+            count("entitlements"),
+            count("grants")
+        )
+    );
+    let undecodable = uploads
+        .iter()
+        .find(|upload| upload.task_id == noise)
+        .unwrap();
+    assert!(undecodable.contents.is_none() && undecodable.decode_error.is_some());
     runner.stop().await.unwrap();
 }

@@ -1,10 +1,11 @@
 //! A ConductorOne simulator: token endpoint and BatonService over TLS, task
-//! queues driven by a control API, upload verification. Runs on its own
+//! queues driven by a control API, upload verification and decoding. Runs on its own
 //! thread and tokio runtime, in process ([`ConductorOneSim`]) or as
 //! `confluence-hub sim conductorone`.
 
 mod control;
 mod credentials;
+mod decode;
 mod server;
 mod service;
 mod state;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use credentials::{PublicJwk, SimTenant, TenantsFile, gen_credentials};
+pub use decode::UploadContents;
 pub use state::{
     FinishRecord, HelloRecord, StateError, TaskRecord, TaskState, TenantFaults, TenantStats,
     UploadRecord,

@@ -10,6 +10,7 @@ use prost_types::Duration as ProtoDuration;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::decode::decode_c1z;
 use super::state::{FinishRecord, HelloRecord, Refusal, SimState, UploadRecord};
 use crate::baton::pb::c1::connectorapi::baton::v1::baton_service_finish_task_request::FinalState;
 use crate::baton::pb::c1::connectorapi::baton::v1::baton_service_server::BatonService;
@@ -192,7 +193,7 @@ impl BatonService for SimBatonService {
         let tenant = self.tenant(&request)?;
         let mut stream = request.into_inner();
         let result = receive_upload(&self.state, &tenant, &mut stream).await;
-        let upload = match result {
+        let mut upload = match result {
             Ok(upload) => upload,
             Err(status) => {
                 self.state.refuse_upload(&tenant);
@@ -209,6 +210,10 @@ impl BatonService for SimBatonService {
             tokio::fs::write(&path, upload.bytes.as_slice())
                 .await
                 .map_err(|err| Status::internal(format!("cannot store the upload: {err}")))?;
+        }
+        match decode_c1z(upload.bytes.clone()).await {
+            Ok(contents) => upload.contents = Some(contents),
+            Err(reason) => upload.decode_error = Some(reason),
         }
         self.state.record_upload(upload);
         Ok(Response::new(BatonServiceUploadAssetResponse::default()))
@@ -260,6 +265,8 @@ async fn receive_upload(
                     size: bytes.len() as u64,
                     sha256: hex::encode(digest),
                     chunks,
+                    contents: None,
+                    decode_error: None,
                     bytes: Arc::new(bytes),
                 });
             }

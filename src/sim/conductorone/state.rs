@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
 use super::credentials::SimTenant;
+use super::decode::UploadContents;
 use crate::baton::pb::c1::connectorapi::baton::v1::task::TaskType;
 use crate::baton::pb::c1::connectorapi::baton::v1::{BatonServiceHelloRequest, Task};
 
@@ -94,6 +95,9 @@ pub struct UploadRecord {
     pub size: u64,
     pub sha256: String,
     pub chunks: u32,
+    /// What our c1z reader found in the file, or why it could not read it.
+    pub contents: Option<UploadContents>,
+    pub decode_error: Option<String>,
     #[serde(skip)]
     pub bytes: Arc<Vec<u8>>,
 }

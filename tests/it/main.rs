@@ -1,5 +1,9 @@
 //! The integration tests: one binary (so CI links once), one module per area.
 //! Every test starts real simulators on 127.0.0.1 and talks over real sockets.
+
+mod c1z;
+mod conductorone;
 mod example_config;
 mod sim_confluence;
+mod support;
 mod telemetry;

@@ -31,7 +31,7 @@ fn client() -> Client {
 }
 
 fn fixture_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dataset-small.json")
+    crate::support::fixture("dataset-small.json")
 }
 
 fn fixture() -> Dataset {

@@ -1,0 +1,179 @@
+//! The access-token source of one tenant: trades a freshly signed client
+//! assertion for a bearer token at `POST https://<host>/auth/v1/token`, caches
+//! it, and refreshes it shortly before it expires. Concurrent callers share
+//! one refresh.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::assertion::client_assertion;
+use super::channel::ApiEndpoint;
+use super::credentials::ClientCredentials;
+
+/// Refresh this long before expiry, so a token never expires in flight.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+const GRANT_TYPE: &str = "client_credentials";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Why no token could be had. `Rejected` means the credentials are wrong (do
+/// not retry); `Unavailable` means the endpoint is unwell (retry later).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "the ConductorOne token endpoint refused the client credentials (HTTP {status}); check the client id and secret"
+    )]
+    Rejected { status: u16 },
+    #[error("the ConductorOne token endpoint is unavailable: {reason}")]
+    Unavailable { reason: String },
+    #[error("the ConductorOne token endpoint sent an unusable answer: {reason}")]
+    BadResponse { reason: String },
+}
+
+impl AuthError {
+    /// The gRPC code this failure stands for.
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            Self::Rejected { .. } | Self::BadResponse { .. } => tonic::Code::Unauthenticated,
+            Self::Unavailable { .. } => tonic::Code::Unavailable,
+        }
+    }
+}
+
+/// A bearer token. `Debug` redacts it; only [`AccessToken::expose`] reveals it.
+#[derive(Clone)]
+pub struct AccessToken(Arc<str>);
+
+impl AccessToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: Option<u64>,
+}
+
+struct CachedToken {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+pub struct TokenSource {
+    credentials: ClientCredentials,
+    token_url: String,
+    audience: String,
+    http: reqwest::Client,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("credentials", &self.credentials)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    pub fn new(
+        credentials: ClientCredentials,
+        endpoint: &ApiEndpoint,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            credentials,
+            token_url: endpoint.token_url(),
+            audience: endpoint.host().to_owned(),
+            http,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// A token valid for at least the next few seconds, from the cache when
+    /// it can be.
+    pub async fn token(&self) -> Result<AccessToken, AuthError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(current) = cached
+            .as_ref()
+            .filter(|current| Instant::now() < current.refresh_at)
+        {
+            return Ok(current.token.clone());
+        }
+        let (token, lifetime) = self.fetch().await?;
+        let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_BEFORE_EXPIRY);
+        *cached = Some(CachedToken {
+            token: token.clone(),
+            refresh_at,
+        });
+        Ok(token)
+    }
+
+    async fn fetch(&self) -> Result<(AccessToken, Duration), AuthError> {
+        let assertion = client_assertion(&self.credentials, &self.audience, SystemTime::now());
+        let form = [
+            ("client_id", self.credentials.client_id().as_str()),
+            ("grant_type", GRANT_TYPE),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.expose()),
+        ];
+        let response = self
+            .http
+            .post(&self.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|err| AuthError::Unavailable {
+                reason: describe_transport_error(&err),
+            })?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(AuthError::Unavailable {
+                reason: format!("HTTP {}", status.as_u16()),
+            });
+        }
+        if !status.is_success() {
+            return Err(AuthError::Rejected {
+                status: status.as_u16(),
+            });
+        }
+        let body: TokenResponse = response.json().await.map_err(|_| AuthError::BadResponse {
+            reason: "the body is not a token response".into(),
+        })?;
+        if body.access_token.is_empty() {
+            return Err(AuthError::BadResponse {
+                reason: "the access token is empty".into(),
+            });
+        }
+        let lifetime = Duration::from_secs(body.expires_in.unwrap_or_default());
+        tracing::debug!(
+            lifetime_s = lifetime.as_secs(),
+            "obtained a ConductorOne access token"
+        );
+        Ok((AccessToken(body.access_token.into()), lifetime))
+    }
+}
+
+/// reqwest's error text names the URL and the cause, never the form body.
+fn describe_transport_error(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

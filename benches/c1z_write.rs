@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench c1z_write` (release). Environment: `C1Z_BENCH_GRANTS`
 //! (default 1000000), `C1Z_BENCH_BATCH` (grants per `put_grants`, default
-//! 1000), `C1Z_BENCH_DIR` (default: the system temp dir).
+//! 1000), `C1Z_BENCH_DIR` (default: the system temp dir), `C1Z_BENCH_KEEP=1`
+//! to keep the file for a look with `zstd` or `sqlite3`.
 
 use std::time::Instant;
 
@@ -155,6 +156,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(peak) => println!("  peak RSS: {peak:.1} MiB"),
         None => println!("  peak RSS: unavailable (no /proc/self/status)"),
     }
-    std::fs::remove_file(&finished.path)?;
+    if std::env::var_os("C1Z_BENCH_KEEP").is_some() {
+        println!("  kept {}", finished.path.display());
+    } else {
+        std::fs::remove_file(&finished.path)?;
+    }
     Ok(())
 }

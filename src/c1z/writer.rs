@@ -26,7 +26,8 @@ const COMMIT_EVERY_ROWS: usize = 50_000;
 /// SQLite page cache while rows arrive (KiB): appending needs few pages.
 const LOAD_CACHE_KIB: i64 = 8 * 1024;
 /// SQLite page cache while the indexes are built (KiB); the sorter holds
-/// about as much again. Peak memory of a million-grant sync stays ~150 MiB.
+/// about as much again. With the id maps, a million-grant sync peaks near
+/// 190 MiB (benches/c1z_write.rs).
 const INDEX_CACHE_KIB: i64 = 64 * 1024;
 /// How much of the compressed output an injected compression failure lets through.
 const INJECTED_FAILURE_AFTER_BYTES: u64 = 4096;

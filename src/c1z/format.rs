@@ -125,10 +125,12 @@ fn hex_bytes(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Size and SHA-256 of a file written by [`compress`].
+/// Size and SHA-256 of a file written by [`compress`], and the size of the
+/// database inside.
 pub struct Written {
     pub size: u64,
     pub sha256: [u8; 32],
+    pub database_size: u64,
 }
 
 /// Writes the c1z envelope of the database at `database` into `sink`: the
@@ -155,7 +157,7 @@ pub fn compress<W: Write>(
         .map_err(write_error)?;
     copy(&mut source, &mut encoder, read_error, write_error)?;
     let sink = encoder.finish().map_err(write_error)?;
-    let (buffered, written) = sink.finish();
+    let (buffered, written) = sink.finish(size);
     let sink = buffered
         .into_inner()
         .map_err(|err| write_error(err.into_error()))?;
@@ -198,12 +200,14 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    fn finish(self) -> (W, Written) {
+    fn finish(self, database_size: u64) -> (W, Written) {
+        let sha256 = self.hasher.finalize().into();
         (
             self.inner,
             Written {
                 size: self.size,
-                sha256: self.hasher.finalize().into(),
+                sha256,
+                database_size,
             },
         )
     }

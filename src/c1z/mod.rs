@@ -5,6 +5,7 @@
 
 mod error;
 pub mod format;
+mod known_ids;
 mod ksuid;
 mod listing;
 mod reader;
@@ -12,9 +13,10 @@ mod rows;
 mod schema;
 mod temp;
 mod timestamp;
+mod upsert;
 mod writer;
 
-pub use error::C1zError;
+pub use error::{Advice, C1zError};
 pub use format::{DecoderLimits, FrameHeader};
 pub use ksuid::new_sync_id;
 pub use listing::{

@@ -116,11 +116,7 @@ impl C1zReader {
         let compressed_size = std::fs::metadata(path)
             .map_err(|err| C1zError::io("reading", path, err))?
             .len();
-        let name = path
-            .file_name()
-            .map(|name| name.to_string_lossy())
-            .unwrap_or_default();
-        let scratch = options.temp_dir.join(format!("confluence-hub-read-{name}"));
+        let scratch = options.temp_dir.join("confluence-hub-read");
         let (database, file) =
             TempFile::create(temp::database_path(&scratch, &ksuid::new_sync_id()))?;
         let frame = format::decompress(path, file, database.path(), options.limits)?;

@@ -261,6 +261,33 @@ mod tests {
     }
 
     #[test]
+    fn equal_grants_encode_to_equal_bytes_whatever_the_map_insertion_order() {
+        use crate::baton::pb::c1::connector::v2::{GrantSources, grant_sources::GrantSource};
+        let with_sources = |order: &[&str]| {
+            let mut sources = GrantSources::default();
+            for id in order {
+                sources.sources.insert(
+                    id.to_string(),
+                    GrantSource {
+                        is_direct: id.ends_with('a'),
+                    },
+                );
+            }
+            Grant {
+                sources: Some(sources),
+                ..model::group_membership_grant("g", "u")
+            }
+        };
+        let forward = grant_row(&with_sources(&["x:a", "y:b", "z:c"]))
+            .unwrap()
+            .data;
+        let backward = grant_row(&with_sources(&["z:c", "y:b", "x:a"]))
+            .unwrap()
+            .data;
+        assert_eq!(forward, backward);
+    }
+
+    #[test]
     fn resource_external_id_is_type_colon_id_and_parent_is_null_when_absent() {
         let space = model::space_resource("~jdoe", "J Doe", "");
         let row = resource_row(&space).unwrap();

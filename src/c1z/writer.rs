@@ -1,8 +1,9 @@
 //! [`C1zWriter`]: one sync into one c1z file, blocking (run it off async threads).
 //!
 //! Objects go into a working SQLite database beside the final file, in
-//! batched transactions through cached prepared statements. `finish` ends the
-//! sync run, switches the database to `journal_mode=DELETE`, closes it,
+//! batched transactions through cached prepared statements, appended in rowid
+//! order (see `known_ids`). `finish` ends the sync run, builds the indexes,
+//! switches the database to `journal_mode=DELETE`, closes it,
 //! streams it through zstd into a temporary file, fsyncs, renames it over the
 //! final path and fsyncs the directory. Until that rename the final path keeps
 //! whatever it held before; on error, `abort` or drop, the temporary files go.
@@ -12,17 +13,22 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
+use super::known_ids::KnownIds;
 use super::rows::{self, Rejected};
 use super::temp::{self, TempFile};
-use super::{C1zError, format, ksuid, schema, timestamp};
+use super::upsert::{self, Row};
+use super::{C1zError, DecoderLimits, format, ksuid, schema, timestamp};
 use crate::baton::pb::c1::connector::v2::{Entitlement, Grant, Resource, ResourceType};
 
 /// Rows per transaction: big enough that commits cost nothing measurable,
 /// small enough that a commit never has much to write at once.
 const COMMIT_EVERY_ROWS: usize = 50_000;
-/// SQLite page cache for the working database (negative = KiB): index pages
-/// of a million-grant sync stay cached, well inside the memory budget.
-const CACHE_SIZE_KIB: i64 = 64 * 1024;
+/// SQLite page cache while rows arrive (KiB): appending needs few pages.
+const LOAD_CACHE_KIB: i64 = 8 * 1024;
+/// SQLite page cache while the indexes are built (KiB); the sorter holds
+/// about as much again. With the id maps, a million-grant sync peaks near
+/// 190 MiB (benches/c1z_write.rs).
+const INDEX_CACHE_KIB: i64 = 64 * 1024;
 /// How much of the compressed output an injected compression failure lets through.
 const INJECTED_FAILURE_AFTER_BYTES: u64 = 4096;
 const MAX_SYNC_ID_LEN: usize = 64;
@@ -95,6 +101,8 @@ pub struct FinishedC1z {
     pub size: u64,
     /// SHA-256 of the whole file, as ConductorOne's upload checks it.
     pub sha256: [u8; 32],
+    /// Bytes of the SQLite database inside (the zstd content size).
+    pub database_size: u64,
     pub counts: Counts,
     pub sync_id: String,
 }
@@ -114,7 +122,7 @@ pub struct C1zWriter {
     // Declared before `database` so it closes before the file is removed.
     connection: Connection,
     database: TempFile,
-    counts: Counts,
+    known: KnownTables,
     rows_since_commit: usize,
     /// Set when a write failed part-way; the database is then unusable.
     failure: Option<String>,
@@ -143,13 +151,12 @@ impl C1zWriter {
                 "pragma journal_mode = off;
                  pragma synchronous = off;
                  pragma locking_mode = exclusive;
-                 pragma temp_store = memory;
-                 pragma cache_size = -{CACHE_SIZE_KIB};"
+                 pragma cache_size = -{LOAD_CACHE_KIB};"
             ))
             .map_err(sqlite("configuring"))?;
         connection
-            .execute_batch(schema::DDL)
-            .map_err(sqlite("creating the schema in"))?;
+            .execute_batch(schema::TABLES)
+            .map_err(sqlite("creating the tables in"))?;
         connection
             .execute_batch("begin")
             .map_err(sqlite("starting a transaction in"))?;
@@ -170,7 +177,7 @@ impl C1zWriter {
             inject_failure: options.inject_failure,
             connection,
             database,
-            counts: Counts::default(),
+            known: KnownTables::default(),
             rows_since_commit: 0,
             failure: None,
         })
@@ -186,74 +193,32 @@ impl C1zWriter {
 
     /// Rows stored so far, per table (an upsert of a known id adds none).
     pub fn counts(&self) -> Counts {
-        self.counts
+        self.known.counts()
     }
 
     pub fn put_resource_types(&mut self, items: &[ResourceType]) -> Result<(), C1zError> {
         self.check_usable()?;
         let rows = self.convert(items, rows::resource_type_row)?;
-        self.store(
-            schema::RESOURCE_TYPES,
-            "inserting resource types into",
-            |connection, sync, now| {
-                let mut statement = connection.prepare_cached(schema::UPSERT_RESOURCE_TYPE)?;
-                for row in &rows {
-                    statement.execute(params![row.external_id, row.data, sync, now])?;
-                }
-                Ok(rows.len())
-            },
-        )
-        .map(|count| self.counts.resource_types = count)
+        self.store("inserting resource types into", &rows, |known| {
+            &mut known.resource_types
+        })
     }
 
     pub fn put_resources(&mut self, items: &[Resource]) -> Result<(), C1zError> {
         self.check_usable()?;
         let rows = self.convert(items, rows::resource_row)?;
-        self.store(
-            schema::RESOURCES,
-            "inserting resources into",
-            |connection, sync, now| {
-                let mut statement = connection.prepare_cached(schema::UPSERT_RESOURCE)?;
-                for row in &rows {
-                    statement.execute(params![
-                        row.resource_type_id,
-                        row.external_id,
-                        row.parent_resource_type_id,
-                        row.parent_resource_id,
-                        row.data,
-                        sync,
-                        now
-                    ])?;
-                }
-                Ok(rows.len())
-            },
-        )
-        .map(|count| self.counts.resources = count)
+        self.store("inserting resources into", &rows, |known| {
+            &mut known.resources
+        })
     }
 
     pub fn put_entitlements(&mut self, items: &[Entitlement]) -> Result<(), C1zError> {
         self.check_usable()?;
         self.check_not_skipped("entitlements")?;
         let rows = self.convert(items, rows::entitlement_row)?;
-        self.store(
-            schema::ENTITLEMENTS,
-            "inserting entitlements into",
-            |connection, sync, now| {
-                let mut statement = connection.prepare_cached(schema::UPSERT_ENTITLEMENT)?;
-                for row in &rows {
-                    statement.execute(params![
-                        row.resource_type_id,
-                        row.resource_id,
-                        row.external_id,
-                        row.data,
-                        sync,
-                        now
-                    ])?;
-                }
-                Ok(rows.len())
-            },
-        )
-        .map(|count| self.counts.entitlements = count)
+        self.store("inserting entitlements into", &rows, |known| {
+            &mut known.entitlements
+        })
     }
 
     /// Stores grants; a `GrantExpandable` annotation moves into the
@@ -262,30 +227,7 @@ impl C1zWriter {
         self.check_usable()?;
         self.check_not_skipped("grants")?;
         let rows = self.convert(items, rows::grant_row)?;
-        self.store(
-            schema::GRANTS,
-            "inserting grants into",
-            |connection, sync, now| {
-                let mut statement = connection.prepare_cached(schema::UPSERT_GRANT)?;
-                for row in &rows {
-                    statement.execute(params![
-                        row.resource_type_id,
-                        row.resource_id,
-                        row.entitlement_id,
-                        row.principal_resource_type_id,
-                        row.principal_resource_id,
-                        row.external_id,
-                        row.expansion,
-                        row.needs_expansion(),
-                        row.data,
-                        sync,
-                        now
-                    ])?;
-                }
-                Ok(rows.len())
-            },
-        )
-        .map(|count| self.counts.grants = count)
+        self.store("inserting grants into", &rows, |known| &mut known.grants)
     }
 
     /// Ends the sync run and publishes the file at its final path.
@@ -296,7 +238,7 @@ impl C1zWriter {
             inject_failure,
             connection,
             database,
-            counts,
+            known,
             failure,
             ..
         } = self;
@@ -310,6 +252,10 @@ impl C1zWriter {
         connection
             .execute(schema::END_SYNC_RUN, params![timestamp::now(), sync_id])
             .map_err(sqlite("ending the sync run in"))?;
+        connection
+            .execute_batch(&format!("pragma cache_size = -{INDEX_CACHE_KIB};"))
+            .and_then(|()| connection.execute_batch(schema::INDEXES))
+            .map_err(sqlite("creating the indexes in"))?;
         connection
             .execute_batch("commit")
             .map_err(sqlite("committing"))?;
@@ -344,15 +290,26 @@ impl C1zWriter {
             ));
         }
         output.publish(&final_path)?;
+        let reader_cap = DecoderLimits::default().max_decoded_size;
+        if written.database_size > reader_cap {
+            tracing::warn!(
+                path = %final_path.display(),
+                database_size = written.database_size,
+                "c1z: the database is larger than the {reader_cap} bytes the Feb-2026 baton CLI \
+                 decodes (newer SDKs accept 10 GiB)"
+            );
+        }
         if let Err(err) = database.remove() {
             // The c1z is complete and in place; a leftover working file is
             // only disk space, and remove_stale_temp_files finds it later.
             tracing::warn!(error = %err, "c1z: could not remove the working database");
         }
+        let counts = known.counts();
         Ok(FinishedC1z {
             path: final_path,
             size: written.size,
             sha256: written.sha256,
+            database_size: written.database_size,
             counts,
             sync_id,
         })
@@ -402,35 +359,58 @@ impl C1zWriter {
             })
     }
 
-    /// Runs `write` inside the open transaction and returns the table's row
-    /// count afterwards. A failure here leaves part of a batch behind, so it
-    /// marks the writer failed.
-    fn store(
+    /// Upserts `rows` inside the open transaction, committing every
+    /// [`COMMIT_EVERY_ROWS`]. A failure here leaves part of a batch behind, so
+    /// it marks the writer failed.
+    fn store<R: Row>(
         &mut self,
-        table: &'static str,
         operation: &'static str,
-        write: impl FnOnce(&Connection, &str, &str) -> rusqlite::Result<usize>,
-    ) -> Result<u64, C1zError> {
+        rows: &[R],
+        table: fn(&mut KnownTables) -> &mut KnownIds,
+    ) -> Result<(), C1zError> {
         let now = timestamp::now();
         let result = (|| {
             if self.inject_failure == Some(InjectedFailure::Insert) {
                 return Err(injected_sqlite_failure());
             }
-            let written = write(&self.connection, &self.sync_id, &now)?;
-            let count: i64 =
-                self.connection
-                    .query_row(&schema::count_rows_sql(table), [], |row| row.get(0))?;
-            self.rows_since_commit += written;
+            upsert::upsert(
+                &self.connection,
+                table(&mut self.known),
+                rows,
+                &self.sync_id,
+                &now,
+            )?;
+            self.rows_since_commit += rows.len();
             if self.rows_since_commit >= COMMIT_EVERY_ROWS {
                 self.connection.execute_batch("commit; begin")?;
                 self.rows_since_commit = 0;
             }
-            Ok(u64::try_from(count).unwrap_or_default())
+            Ok(())
         })();
         result.map_err(|err| {
             self.failure = Some(err.to_string());
             C1zError::sqlite(operation, self.database.path(), err)
         })
+    }
+}
+
+/// The ids each object table holds.
+#[derive(Debug, Default)]
+struct KnownTables {
+    resource_types: KnownIds,
+    resources: KnownIds,
+    entitlements: KnownIds,
+    grants: KnownIds,
+}
+
+impl KnownTables {
+    fn counts(&self) -> Counts {
+        Counts {
+            resource_types: self.resource_types.len(),
+            resources: self.resources.len(),
+            entitlements: self.entitlements.len(),
+            grants: self.grants.len(),
+        }
     }
 }
 

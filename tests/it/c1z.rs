@@ -622,6 +622,7 @@ fn envelope_is_the_magic_and_one_checksummed_zstd_frame_with_its_size() {
     assert!(header.has_checksum);
     let database = zstd::stream::decode_all(&bytes[5..]).unwrap();
     assert_eq!(header.content_size, Some(database.len() as u64));
+    assert_eq!(finished.database_size, database.len() as u64);
     assert!(header.window_size <= 128 * 1024 * 1024);
     assert_eq!(&database[..16], b"SQLite format 3\0");
     // File format bytes 18/19 = 1: a rollback-journal (journal_mode=DELETE)

@@ -3,7 +3,7 @@
 //! faults, the mutation log, admin user creation, datasets and the CLI.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};

@@ -14,7 +14,11 @@ pub struct ConfluenceVersion {
 
 impl ConfluenceVersion {
     pub const fn new(major: u16, minor: u16, patch: u16) -> Self {
-        Self { major, minor, patch }
+        Self {
+            major,
+            minor,
+            patch,
+        }
     }
 
     fn at_least(&self, major: u16, minor: u16) -> bool {

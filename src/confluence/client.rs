@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -15,7 +16,7 @@ use super::detect::{self, ServerVersion, VersionSource};
 use super::error::{ConfluenceError, ErrorKind};
 use super::http;
 use super::models::{CurrentUser, Group, Space, User, UserRef};
-use super::pagination::{self, Pager, Walk, WalkKind};
+use super::pagination::{self, OnMissing, Pager, Walk, WalkKind};
 use super::route::{Route, is_path_addressable};
 use super::rpc::{self, RpcMethod};
 use super::settings::ClientSettings;
@@ -23,6 +24,9 @@ use super::stats::ClientStats;
 use super::transport::{Request, Transport};
 use super::version::ConfluenceVersion;
 use super::wire::UserWire;
+
+pub(crate) type WalksFuture =
+    Pin<Box<dyn Future<Output = Result<Vec<Walk>, ConfluenceError>> + Send>>;
 
 const CURRENT_USER: &str = "/rest/api/user/current";
 const USER: &str = "/rest/api/user";
@@ -142,9 +146,13 @@ impl ConfluenceClient {
         Ok(())
     }
 
-    /// Every user, deactivated ones included, with `status` expanded.
+    /// Every user, deactivated ones included, with `status` expanded. Where
+    /// `/rest/api/user/list` is missing, the members of every group instead
+    /// (which misses users in no group; a warning says so).
     pub fn users(&self) -> Pager<User> {
-        let walk = Walk::new(Route::fixed("/rest/api/user/list")).query("expand", "status");
+        let walk = Walk::new(Route::fixed("/rest/api/user/list"))
+            .query("expand", "status")
+            .on_missing(OnMissing::ListGroupMembers);
         Pager::new(
             self.clone(),
             pagination::USERS,
@@ -160,6 +168,44 @@ impl ConfluenceClient {
             vec![Walk::new(Route::fixed("/rest/api/group"))],
             self.inner.page_size,
         )
+    }
+
+    /// The walks that list users as group members, for servers without
+    /// `/rest/api/user/list`. Boxed: it runs inside a user pager's
+    /// `next_page` and pages groups itself, a cycle only a named `Send`
+    /// future type can close.
+    pub(crate) fn member_walks_of_every_group(&self) -> WalksFuture {
+        let client = self.clone();
+        Box::pin(async move {
+            tracing::warn!(
+                tenant = %client.tenant(),
+                "/rest/api/user/list is missing; listing users as the members of every group, \
+                 which misses users who belong to no group"
+            );
+            let query_endpoints = client.version().await?.has_group_query_endpoints();
+            let mut walks = Vec::new();
+            let mut unreachable = 0usize;
+            for group in client.groups().collect_all().await? {
+                let walk = if is_path_addressable(&group.name) {
+                    Walk::new(Route::new("/rest/api/group/{name}/member", &[&group.name]))
+                } else if query_endpoints {
+                    Walk::new(Route::fixed("/rest/api/group/member")).query("name", group.name)
+                } else {
+                    unreachable += 1;
+                    continue;
+                };
+                walks.push(walk.query("expand", "status"));
+            }
+            if unreachable > 0 {
+                tracing::warn!(
+                    tenant = %client.tenant(),
+                    groups = unreachable,
+                    "groups whose names contain `/` cannot be listed on this version; \
+                     their members are missed unless they belong to another group"
+                );
+            }
+            Ok(walks)
+        })
     }
 
     /// Whether [`Self::group_members`] can list this group on this tenant:
@@ -226,13 +272,17 @@ impl ConfluenceClient {
         if wanted.is_empty() {
             return Ok(members);
         }
-        let memberships: Vec<(String, Vec<Group>)> = futures::stream::iter(users)
-            .map(|user| async move {
-                let groups = self
-                    .user_groups(&UserRef::by_key(user.user_key.clone()))
-                    .collect_all()
-                    .await?;
-                Ok::<_, ConfluenceError>((user.user_key.clone(), groups))
+        let user_keys: Vec<String> = users.iter().map(|user| user.user_key.clone()).collect();
+        let memberships: Vec<(String, Vec<Group>)> = futures::stream::iter(user_keys)
+            .map(|user_key| {
+                let client = self.clone();
+                async move {
+                    let groups = client
+                        .user_groups(&UserRef::by_key(user_key.clone()))
+                        .collect_all()
+                        .await?;
+                    Ok::<_, ConfluenceError>((user_key, groups))
+                }
             })
             .buffer_unordered(self.inner.max_in_flight)
             .try_collect()
@@ -327,5 +377,50 @@ impl ConfluenceClient {
             route: USER,
             message: format!(": Confluence knows no user {user}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::confluence::settings::{Auth, RetryPolicy};
+    use crate::secret::Secret;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    #[test]
+    fn client_futures_can_move_between_threads() {
+        let settings = ClientSettings {
+            tenant: "acme".into(),
+            base_url: "http://127.0.0.1:9".parse().unwrap(),
+            auth: Auth::Token(Secret::new("t".into())),
+            ca_pem: None,
+            request_timeout: Duration::from_secs(1),
+            requests_per_second: 1.0,
+            burst: 1,
+            max_in_flight: 1,
+            page_size: 10,
+            version: None,
+            retry: RetryPolicy::default(),
+        };
+        let client = ConfluenceClient::new(&settings).unwrap();
+        let mut users = client.users();
+        assert_send(users.next_page());
+        assert_send(client.current_user());
+        assert_send(client.space_permissions("TEST"));
+        assert_send(client.group_members_via_users(&[], &[]));
+        assert_send(client.grant_space_permission(
+            "TEST",
+            crate::baton::model::SpacePermission::View,
+            &crate::confluence::PermissionSubject::Anonymous,
+        ));
+        assert_send(client.create_user(&crate::confluence::NewUser {
+            username: "u".into(),
+            full_name: "U".into(),
+            email: "u@example.com".into(),
+            password: None,
+        }));
     }
 }

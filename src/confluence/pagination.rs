@@ -100,12 +100,22 @@ pub(crate) const SPACES: Codec<Space> = Codec {
     key: |space| &space.key,
 };
 
+/// What a walk does when its endpoint answers 404 on the first page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnMissing {
+    Fail,
+    /// `/rest/api/user/list` is not on every release: list the members of
+    /// every group instead (docs/confluence-dc-api.md §2.2c).
+    ListGroupMembers,
+}
+
 /// One listing endpoint with its fixed query parameters.
 #[derive(Clone, Debug)]
 pub(crate) struct Walk {
     pub route: Route,
     pub query: Vec<(&'static str, String)>,
     pub kind: WalkKind,
+    on_missing: OnMissing,
 }
 
 impl Walk {
@@ -114,7 +124,13 @@ impl Walk {
             route,
             query: Vec::new(),
             kind: WalkKind::Plain,
+            on_missing: OnMissing::Fail,
         }
+    }
+
+    pub fn on_missing(mut self, on_missing: OnMissing) -> Self {
+        self.on_missing = on_missing;
+        self
     }
 
     pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -183,7 +199,21 @@ impl<T> Pager<T> {
                 .query("start", start.to_string())
                 .query("limit", self.limit.to_string());
             let transport = self.client.transport();
-            let page = (self.codec.decode)(transport, transport.send(&request).await?, walk.kind)?;
+            let reply = transport.send(&request).await?;
+            if reply.status == 404 && start == 0 && walk.on_missing == OnMissing::ListGroupMembers {
+                self.walks.pop_front();
+                for member_walk in self
+                    .client
+                    .member_walks_of_every_group()
+                    .await?
+                    .into_iter()
+                    .rev()
+                {
+                    self.walks.push_front(member_walk);
+                }
+                continue;
+            }
+            let page = (self.codec.decode)(transport, reply, walk.kind)?;
             self.pages += 1;
 
             let returned = page.entries.len();

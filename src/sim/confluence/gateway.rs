@@ -1,0 +1,105 @@
+//! What happens to every request before and after its route, in the order a
+//! real deployment applies it: the proxy's faults, Tomcat's refusal of encoded
+//! slashes, Seraph's authentication, the rate limiter, then the response
+//! headers Confluence adds (`X-AUSERNAME`, `X-Seraph-LoginReason`, `X-RateLimit-*`).
+
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::app::App;
+use super::auth::Caller;
+use super::errors::{empty, login_denied, no_resource};
+use super::faults::{self, Fault};
+use super::listener::ConnectionHandle;
+
+pub(crate) async fn gateway(
+    State(app): State<Arc<App>>,
+    ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => format!("{} {}", request.method(), matched.as_str()),
+        None => format!("{} (unmatched)", request.method()),
+    };
+    app.counters.count(&route);
+
+    let (latency, fault) = app.faults.next(request.uri().path().starts_with("/rpc/"));
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::Reset) => {
+            connection.reset();
+            // Never written: the connection fails on its first write.
+            return empty(500);
+        }
+        Some(Fault::Unavailable) => {
+            return faults::unavailable(
+                app.faults.retry_after_secs(),
+                app.quirks.retry_after_http_date,
+            );
+        }
+        Some(Fault::HtmlRpcPage) => return faults::websudo_page(),
+        Some(Fault::Truncate) | None => {}
+    }
+
+    // Tomcat rejects an encoded slash in the path before Confluence sees it,
+    // which is why group names with `/` cannot be used in path endpoints.
+    if has_encoded_slash(request.uri()) {
+        return no_resource(request.uri().path());
+    }
+
+    let authenticated = app.auth.authenticate(request.headers(), &app.read());
+    let caller = match authenticated {
+        Ok(caller) => caller,
+        Err(denied) => return login_denied(denied.reason(), &app.render.base_url),
+    };
+    let rate = match (&app.limiter, caller.username()) {
+        (Some(limiter), Some(username)) => {
+            limiter.take(username).map(|decision| (limiter, decision))
+        }
+        _ => None,
+    };
+    if let Some((limiter, decision)) = &rate
+        && !decision.allowed
+    {
+        return limiter.rejection(decision);
+    }
+
+    let username = caller.username().unwrap_or("anonymous").to_owned();
+    let known = matches!(caller, Caller::Known { .. });
+    request.extensions_mut().insert(caller);
+    let mut response = next.run(request).await;
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&username) {
+        headers.insert("x-ausername", value);
+    }
+    if known {
+        headers.insert("x-seraph-loginreason", HeaderValue::from_static("OK"));
+    }
+    if let Some((limiter, decision)) = &rate {
+        limiter.apply_headers(decision, headers);
+    }
+    if fault == Some(Fault::Truncate) {
+        response = faults::truncate(response).await;
+    }
+    response
+}
+
+fn has_encoded_slash(uri: &Uri) -> bool {
+    let path = uri.path().as_bytes();
+    path.windows(3).any(|window| {
+        window[0] == b'%' && window[1] == b'2' && window[2].eq_ignore_ascii_case(&b'f')
+    })
+}
+
+/// Paths no route matches.
+pub(crate) async fn fallback(uri: Uri) -> Response {
+    no_resource(uri.path())
+}

@@ -271,11 +271,6 @@ impl Transport {
             let Some(delay) = budget.next_delay(server_wait, &mut rand::rng()) else {
                 return Err(self.exhausted(method, route, budget.attempts(), failure));
             };
-            if reason == RetryReason::RateLimited {
-                // The server refused for rate: the whole tenant backs off, not
-                // only this request (Retry-After already paused it if sent).
-                self.limiter.pause(delay);
-            }
             self.counters.retried();
             metrics::confluence_retry(&self.tenant, reason.label());
             tracing::debug!(
@@ -284,7 +279,13 @@ impl Transport {
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
             );
-            tokio::time::sleep(delay).await;
+            if reason == RetryReason::RateLimited || server_wait.is_some() {
+                // The server said wait (a 429, or a Retry-After): the whole
+                // tenant waits, and the next `acquire` spends and counts it.
+                self.limiter.pause(delay);
+            } else {
+                tokio::time::sleep(delay).await;
+            }
         }
     }
 

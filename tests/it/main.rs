@@ -1,3 +1,5 @@
 //! The integration tests: one binary (so CI links once), one module per area.
 //! Every test starts real simulators on 127.0.0.1 and talks over real sockets.
+
+mod confluence_client;
 mod sim_confluence;

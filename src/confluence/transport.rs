@@ -4,6 +4,7 @@
 //! [`Reply`] for `decode` to interpret.
 
 use std::error::Error as _;
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -21,8 +22,9 @@ use crate::telemetry::metrics;
 /// Confluence's XSRF check passes REST writes carrying this header.
 const ATLASSIAN_TOKEN: HeaderName = HeaderName::from_static("x-atlassian-token");
 
-/// A request to send: method, route, query, optional JSON body.
-#[derive(Clone, Debug)]
+/// A request to send: method, route, query, optional JSON body. Its
+/// `Debug` leaves the body out: a new account's password travels in it.
+#[derive(Clone)]
 pub(crate) struct Request {
     method: Method,
     pub route: Route,
@@ -83,6 +85,17 @@ impl Request {
 
     fn is_write(&self) -> bool {
         self.method != Method::GET
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("route", &self.route.template)
+            .field("body_bytes", &self.body.as_ref().map_or(0, Vec::len))
+            .field("idempotent", &self.idempotent)
+            .finish_non_exhaustive()
     }
 }
 
@@ -233,6 +246,7 @@ impl Transport {
                     }
                 }
                 Err(err) => {
+                    // Status 0: no answer at all (refused, reset, timed out).
                     metrics::confluence_request(&self.tenant, method, route, 0, latency);
                     let failure = if err.is_timeout() {
                         Failure::Timeout
@@ -370,5 +384,22 @@ fn describe(err: &reqwest::Error) -> String {
         "the connection failed".to_owned()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_debug_leaves_the_body_out() {
+        let body = serde_json::json!({"userName": "jdoe", "password": "hunter2"});
+        let request = Request::post(Route::fixed("/rest/api/admin/user")).json(&body);
+        let text = format!("{request:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("jdoe"),
+            "{text}"
+        );
+        assert!(text.contains("/rest/api/admin/user"), "{text}");
     }
 }

@@ -40,6 +40,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_with_config(config, &protos, &[PathBuf::from("proto"), well_known_includes])?;
+        .compile_with_config(
+            config,
+            &protos,
+            &[PathBuf::from("proto"), well_known_includes],
+        )?;
     Ok(())
 }

@@ -37,7 +37,9 @@ impl SecretRef {
                     Err(err) => Err(format!("cannot read secret file {}: {err}", path.display())),
                 }
             }
-            _ => Err("a secret must be exactly one of { env = \"VAR\" } or { file = \"PATH\" }".into()),
+            _ => Err(
+                "a secret must be exactly one of { env = \"VAR\" } or { file = \"PATH\" }".into(),
+            ),
         }
     }
 }
@@ -94,14 +96,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hub-secret-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("pat"), "abc123\n").unwrap();
-        let reference = SecretRef { env: None, file: Some("pat".into()) };
+        let reference = SecretRef {
+            env: None,
+            file: Some("pat".into()),
+        };
         assert_eq!(reference.load(&dir).unwrap().expose(), "abc123");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn missing_secret_error_names_the_source_not_the_value() {
-        let reference = SecretRef { env: Some("HUB_TEST_SURELY_UNSET_VAR".into()), file: None };
+        let reference = SecretRef {
+            env: Some("HUB_TEST_SURELY_UNSET_VAR".into()),
+            file: None,
+        };
         let err = reference.load(Path::new("/")).unwrap_err();
         assert!(err.contains("HUB_TEST_SURELY_UNSET_VAR"), "{err}");
     }

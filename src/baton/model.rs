@@ -86,7 +86,14 @@ const fn row(
     (target_type, operation_key): (&'static str, &'static str),
     phrase: &'static str,
 ) -> PermissionRow {
-    PermissionRow { permission, slug, legacy_key, target_type, operation_key, phrase }
+    PermissionRow {
+        permission,
+        slug,
+        legacy_key,
+        target_type,
+        operation_key,
+        phrase,
+    }
 }
 
 /// The slug ↔ legacy key ↔ REST operation table (docs/confluence-dc-api.md §5.4).
@@ -94,8 +101,20 @@ const PERMISSIONS: [PermissionRow; 14] = {
     use SpacePermission::*;
     [
         row(View, "view", "VIEWSPACE", ("space", "read"), "view"),
-        row(EditSpace, "edit-space", "EDITSPACE", ("page", "create"), "add pages to"),
-        row(ExportSpace, "export-space", "EXPORTSPACE", ("space", "export"), "export"),
+        row(
+            EditSpace,
+            "edit-space",
+            "EDITSPACE",
+            ("page", "create"),
+            "add pages to",
+        ),
+        row(
+            ExportSpace,
+            "export-space",
+            "EXPORTSPACE",
+            ("space", "export"),
+            "export",
+        ),
         row(
             SetSpacePermissions,
             "set-space-permissions",
@@ -110,10 +129,34 @@ const PERMISSIONS: [PermissionRow; 14] = {
             ("space", "restrict"),
             "restrict pages in",
         ),
-        row(RemovePage, "remove-page", "REMOVEPAGE", ("page", "delete"), "delete pages in"),
-        row(EditBlog, "edit-blog", "EDITBLOG", ("blogpost", "create"), "add blog posts to"),
-        row(RemoveBlog, "remove-blog", "REMOVEBLOG", ("blogpost", "delete"), "delete blog posts in"),
-        row(AddComment, "add-comment", "COMMENT", ("comment", "create"), "comment in"),
+        row(
+            RemovePage,
+            "remove-page",
+            "REMOVEPAGE",
+            ("page", "delete"),
+            "delete pages in",
+        ),
+        row(
+            EditBlog,
+            "edit-blog",
+            "EDITBLOG",
+            ("blogpost", "create"),
+            "add blog posts to",
+        ),
+        row(
+            RemoveBlog,
+            "remove-blog",
+            "REMOVEBLOG",
+            ("blogpost", "delete"),
+            "delete blog posts in",
+        ),
+        row(
+            AddComment,
+            "add-comment",
+            "COMMENT",
+            ("comment", "create"),
+            "comment in",
+        ),
         row(
             RemoveComment,
             "remove-comment",
@@ -135,7 +178,13 @@ const PERMISSIONS: [PermissionRow; 14] = {
             ("attachment", "delete"),
             "delete attachments in",
         ),
-        row(RemoveMail, "remove-mail", "REMOVEMAIL", ("space", "delete_mail"), "delete mail in"),
+        row(
+            RemoveMail,
+            "remove-mail",
+            "REMOVEMAIL",
+            ("space", "delete_mail"),
+            "delete mail in",
+        ),
         row(
             RemoveOwnContent,
             "remove-own-content",
@@ -153,7 +202,10 @@ impl SpacePermission {
 
     fn row(self) -> &'static PermissionRow {
         // The table lists every variant exactly once (checked by a unit test).
-        PERMISSIONS.iter().find(|row| row.permission == self).expect("every permission has a row")
+        PERMISSIONS
+            .iter()
+            .find(|row| row.permission == self)
+            .expect("every permission has a row")
     }
 
     pub fn slug(self) -> &'static str {
@@ -171,7 +223,10 @@ impl SpacePermission {
     }
 
     pub fn from_slug(slug: &str) -> Option<Self> {
-        PERMISSIONS.iter().find(|row| row.slug == slug).map(|row| row.permission)
+        PERMISSIONS
+            .iter()
+            .find(|row| row.slug == slug)
+            .map(|row| row.permission)
     }
 
     /// Case-insensitive, as Confluence stores keys in upper case but some
@@ -216,7 +271,11 @@ pub fn entitlement_slug(entitlement: &Entitlement) -> &str {
 }
 
 pub fn resource_id(kind: ResourceKind, id: &str) -> ResourceId {
-    ResourceId { resource_type: kind.as_str().into(), resource: id.into(), baton_resource: false }
+    ResourceId {
+        resource_type: kind.as_str().into(),
+        resource: id.into(),
+        baton_resource: false,
+    }
 }
 
 /// Packs an annotation the way Go's `anypb.New` does.
@@ -228,9 +287,10 @@ pub fn annotation<M: Name>(message: &M) -> Any {
 pub fn resource_type(kind: ResourceKind) -> ResourceType {
     let (traits, annotations) = match kind {
         // Users hold grants but offer none: Baton skips their entitlement walk.
-        ResourceKind::User => {
-            (vec![Trait::User as i32], vec![annotation(&SkipEntitlementsAndGrants {})])
-        }
+        ResourceKind::User => (
+            vec![Trait::User as i32],
+            vec![annotation(&SkipEntitlementsAndGrants {})],
+        ),
         ResourceKind::Group => (vec![Trait::Group as i32], Vec::new()),
         ResourceKind::Space => (Vec::new(), Vec::new()),
     };
@@ -261,7 +321,9 @@ pub struct UserRecord {
 }
 
 fn string_value(text: &str) -> Value {
-    Value { kind: Some(Kind::StringValue(text.into())) }
+    Value {
+        kind: Some(Kind::StringValue(text.into())),
+    }
 }
 
 fn profile<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Struct {
@@ -291,9 +353,15 @@ pub fn user_resource(user: &UserRecord) -> Resource {
         emails: user
             .email
             .iter()
-            .map(|address| user_trait::Email { address: address.clone(), is_primary: true })
+            .map(|address| user_trait::Email {
+                address: address.clone(),
+                is_primary: true,
+            })
             .collect(),
-        status: Some(user_trait::Status { status: status as i32, details: String::new() }),
+        status: Some(user_trait::Status {
+            status: status as i32,
+            details: String::new(),
+        }),
         profile: Some(profile(fields)),
         account_type: user_trait::AccountType::Human as i32,
         login: user.username.clone(),
@@ -364,7 +432,9 @@ pub fn space_entitlement(space: &Resource, permission: SpacePermission) -> Entit
 }
 
 pub fn space_entitlements(space: &Resource) -> Vec<Entitlement> {
-    SpacePermission::all().map(|permission| space_entitlement(space, permission)).collect()
+    SpacePermission::all()
+        .map(|permission| space_entitlement(space, permission))
+        .collect()
 }
 
 /// A minimal entitlement as Baton's `NewGrant` embeds it: id and resource.
@@ -380,7 +450,10 @@ fn entitlement_ref(kind: ResourceKind, resource_id_: &str, slug: &str) -> Entitl
 }
 
 fn principal_ref(kind: ResourceKind, id: &str) -> Resource {
-    Resource { id: Some(resource_id(kind, id)), ..Default::default() }
+    Resource {
+        id: Some(resource_id(kind, id)),
+        ..Default::default()
+    }
 }
 
 /// `group:<name>:member` held by a user.
@@ -415,7 +488,11 @@ pub fn space_grant(space_key: &str, permission: SpacePermission, principal: &Pri
                 shallow: false,
                 resource_type_ids: Vec::new(),
             };
-            (ResourceKind::Group, name.as_str(), vec![annotation(&expandable)])
+            (
+                ResourceKind::Group,
+                name.as_str(),
+                vec![annotation(&expandable)],
+            )
         }
     };
     Grant {
@@ -433,7 +510,11 @@ pub fn external_link(url: &str) -> Any {
 }
 
 fn resource_key(resource: &Resource) -> &str {
-    resource.id.as_ref().map(|id| id.resource.as_str()).unwrap_or_default()
+    resource
+        .id
+        .as_ref()
+        .map(|id| id.resource.as_str())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -451,12 +532,24 @@ mod tests {
         let ops: HashSet<_> = all.iter().map(|p| p.rest_operation()).collect();
         assert_eq!((slugs.len(), keys.len(), ops.len()), (14, 14, 14));
         for permission in all {
-            assert_eq!(SpacePermission::from_slug(permission.slug()), Some(permission));
-            assert_eq!(SpacePermission::from_legacy_key(permission.legacy_key()), Some(permission));
+            assert_eq!(
+                SpacePermission::from_slug(permission.slug()),
+                Some(permission)
+            );
+            assert_eq!(
+                SpacePermission::from_legacy_key(permission.legacy_key()),
+                Some(permission)
+            );
             let (target, op) = permission.rest_operation();
-            assert_eq!(SpacePermission::from_rest_operation(target, op), Some(permission));
+            assert_eq!(
+                SpacePermission::from_rest_operation(target, op),
+                Some(permission)
+            );
         }
-        assert_eq!(SpacePermission::from_legacy_key("comment"), Some(SpacePermission::AddComment));
+        assert_eq!(
+            SpacePermission::from_legacy_key("comment"),
+            Some(SpacePermission::AddComment)
+        );
         assert_eq!(SpacePermission::from_legacy_key("EXPORTPAGE"), None);
     }
 
@@ -465,7 +558,9 @@ mod tests {
         let grant = space_grant(
             "~jdoe",
             SpacePermission::RemovePage,
-            &Principal::Group { name: "a/b c".into() },
+            &Principal::Group {
+                name: "a/b c".into(),
+            },
         );
         assert_eq!(grant.id, "space:~jdoe:remove-page:group:a/b c");
         let expandable: GrantExpandable = grant.annotations[0].to_msg().unwrap();
@@ -480,7 +575,10 @@ mod tests {
 
     #[test]
     fn slug_falls_back_to_the_id() {
-        let bare = Entitlement { id: "space:TEST:remove-page".into(), ..Default::default() };
+        let bare = Entitlement {
+            id: "space:TEST:remove-page".into(),
+            ..Default::default()
+        };
         assert_eq!(entitlement_slug(&bare), "remove-page");
     }
 
@@ -489,8 +587,11 @@ mod tests {
         let space = space_resource("ds", "Demonstration Space", "");
         let entitlements = space_entitlements(&space);
         assert_eq!(entitlements.len(), 14);
-        let grantable: Vec<_> =
-            entitlements[0].grantable_to.iter().map(|rt| rt.id.as_str()).collect();
+        let grantable: Vec<_> = entitlements[0]
+            .grantable_to
+            .iter()
+            .map(|rt| rt.id.as_str())
+            .collect();
         assert_eq!(grantable, ["user", "group"]);
         assert_eq!(entitlements[0].id, "space:ds:view");
     }

@@ -16,13 +16,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::CONFIG_ENV;
 
 #[derive(Debug, Parser)]
-#[command(name = "confluence-hub", version, about = "Sync many Confluence Data Center instances into ConductorOne from one process")]
+#[command(
+    name = "confluence-hub",
+    version,
+    about = "Sync many Confluence Data Center instances into ConductorOne from one process"
+)]
 pub struct Cli {
     /// Log format: JSON lines (for collectors) or human-readable console output.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "CONFLUENCE_HUB_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log level or tracing filter directive (e.g. `info`, `confluence_hub=debug`).
-    #[arg(long, global = true, default_value = "info", env = "CONFLUENCE_HUB_LOG_LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "CONFLUENCE_HUB_LOG_LEVEL"
+    )]
     pub log_level: String,
     #[command(subcommand)]
     pub command: Command,

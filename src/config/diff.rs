@@ -30,10 +30,14 @@ pub fn diff(
     old_tenants: &[TenantConfig],
     new_tenants: &[TenantConfig],
 ) -> ConfigDiff {
-    let old_by_id: BTreeMap<&TenantId, &TenantConfig> =
-        old_tenants.iter().map(|tenant| (&tenant.id, tenant)).collect();
-    let new_by_id: BTreeMap<&TenantId, &TenantConfig> =
-        new_tenants.iter().map(|tenant| (&tenant.id, tenant)).collect();
+    let old_by_id: BTreeMap<&TenantId, &TenantConfig> = old_tenants
+        .iter()
+        .map(|tenant| (&tenant.id, tenant))
+        .collect();
+    let new_by_id: BTreeMap<&TenantId, &TenantConfig> = new_tenants
+        .iter()
+        .map(|tenant| (&tenant.id, tenant))
+        .collect();
 
     let mut result = ConfigDiff::default();
     for (id, new_tenant) in &new_by_id {
@@ -43,8 +47,11 @@ pub fn diff(
             Some(_) => result.changed.push((*id).clone()),
         }
     }
-    result.removed =
-        old_by_id.keys().filter(|id| !new_by_id.contains_key(*id)).map(|id| (*id).clone()).collect();
+    result.removed = old_by_id
+        .keys()
+        .filter(|id| !new_by_id.contains_key(*id))
+        .map(|id| (*id).clone())
+        .collect();
 
     let (a, b) = (&old.hub, &new.hub);
     let restart_keys = [
@@ -53,7 +60,10 @@ pub fn diff(
         ("hub.workers", a.workers != b.workers),
         ("telemetry", old.telemetry != new.telemetry),
     ];
-    result.needs_restart =
-        restart_keys.into_iter().filter(|(_, differs)| *differs).map(|(key, _)| key).collect();
+    result.needs_restart = restart_keys
+        .into_iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(key, _)| key)
+        .collect();
     result
 }

@@ -19,7 +19,7 @@ use self::raw::{InlineOrRef, RawConfig, RawInstance, RawSettings};
 use crate::conductorone::settings::C1Settings;
 use crate::confluence::settings::{Auth, ClientSettings, RetryPolicy};
 use crate::confluence::version::ConfluenceVersion;
-use crate::secret::resolve_path;
+use crate::secret::{Secret, SecretRef, resolve_path};
 
 /// The environment variable that may name the config file instead of `--config`.
 pub const CONFIG_ENV: &str = "CONFLUENCE_HUB_CONFIG";
@@ -100,7 +100,10 @@ impl TenantId {
         let valid_chars = text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        let starts_well = text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let starts_well = text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         if text.is_empty() || text.len() > 63 || !valid_chars || !starts_well {
             return Err(format!(
                 "`{text}` is not a valid tenant id: use 1-63 lowercase letters, digits, `-` or `_`, starting with a letter or digit"
@@ -177,9 +180,15 @@ pub enum ConfigError {
     )]
     NoFile,
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Invalid { path: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 impl ConfigError {
@@ -202,21 +211,43 @@ impl HubConfig {
     pub fn path_from(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
         match explicit {
             Some(path) => Ok(path.to_owned()),
-            None => std::env::var_os(CONFIG_ENV).map(PathBuf::from).ok_or(ConfigError::NoFile),
+            None => std::env::var_os(CONFIG_ENV)
+                .map(PathBuf::from)
+                .ok_or(ConfigError::NoFile),
         }
     }
 
     /// Reads, parses and validates the file, loading every referenced secret
     /// and CA file. Either everything is valid or nothing is returned.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_toml(&text, path)
+    }
+
+    /// Like [`HubConfig::load`] but leaves secrets unread (empty placeholders),
+    /// for commands such as `shard-plan` that only need the tenant list and
+    /// run where the secrets are not mounted.
+    pub fn load_without_secrets(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path, false)
     }
 
     /// Parses `text` as if read from `path` (relative paths anchor at its directory).
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let invalid = |problems| ConfigError::Invalid { path: path.to_owned(), problems };
+        Self::parse(text, path, true)
+    }
+
+    fn parse(text: &str, path: &Path, resolve_secrets: bool) -> Result<Self, ConfigError> {
+        let invalid = |problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
             invalid(vec![Problem {
                 line: err.span().map(|span| line_of(text, span.start)),
@@ -226,7 +257,12 @@ impl HubConfig {
             }])
         })?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let mut validator = Validator { text, base_dir: &base_dir, problems: Vec::new() };
+        let mut validator = Validator {
+            text,
+            base_dir: &base_dir,
+            resolve_secrets,
+            problems: Vec::new(),
+        };
         let config = validator.config(raw, path);
         if validator.problems.is_empty() {
             Ok(config)
@@ -241,16 +277,29 @@ impl HubConfig {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 struct Validator<'a> {
     text: &'a str,
     base_dir: &'a Path,
+    resolve_secrets: bool,
     problems: Vec<Problem>,
 }
 
 impl Validator<'_> {
+    fn secret(&self, reference: &SecretRef) -> Result<Secret, String> {
+        if self.resolve_secrets {
+            reference.load(self.base_dir)
+        } else {
+            Ok(Secret::new(String::new()))
+        }
+    }
+
     fn problem(&mut self, line: Option<usize>, tenant: Option<&str>, key: &str, message: String) {
         self.problems.push(Problem {
             line,
@@ -262,7 +311,10 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig, path: &Path) -> HubConfig {
         let hub = raw.hub.unwrap_or_default();
-        let admin_listen = hub.admin_listen.as_deref().unwrap_or(defaults::ADMIN_LISTEN);
+        let admin_listen = hub
+            .admin_listen
+            .as_deref()
+            .unwrap_or(defaults::ADMIN_LISTEN);
         let admin_listen = admin_listen.parse().unwrap_or_else(|_| {
             self.problem(
                 None,
@@ -283,7 +335,9 @@ impl Validator<'_> {
         let hub_settings = HubSettings {
             data_dir: resolve_path(
                 self.base_dir,
-                hub.data_dir.as_deref().unwrap_or(Path::new(defaults::DATA_DIR)),
+                hub.data_dir
+                    .as_deref()
+                    .unwrap_or(Path::new(defaults::DATA_DIR)),
             ),
             admin_listen,
             workers,
@@ -306,21 +360,27 @@ impl Validator<'_> {
         };
 
         let telemetry = raw.telemetry.unwrap_or_default();
-        let otlp_endpoint = telemetry.otlp_endpoint.and_then(|text| match Url::parse(&text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-            _ => {
-                self.problem(
-                    None,
-                    None,
-                    "telemetry.otlp_endpoint",
-                    format!("`{text}` is not an http(s) URL such as http://otel-collector:4317"),
-                );
-                None
-            }
-        });
+        let otlp_endpoint = telemetry
+            .otlp_endpoint
+            .and_then(|text| match Url::parse(&text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+                _ => {
+                    self.problem(
+                        None,
+                        None,
+                        "telemetry.otlp_endpoint",
+                        format!(
+                            "`{text}` is not an http(s) URL such as http://otel-collector:4317"
+                        ),
+                    );
+                    None
+                }
+            });
         let telemetry = TelemetrySettings {
             otlp_endpoint,
-            service_name: telemetry.service_name.unwrap_or_else(|| "confluence-hub".into()),
+            service_name: telemetry
+                .service_name
+                .unwrap_or_else(|| "confluence-hub".into()),
         };
 
         let replicas = raw.sharding.and_then(|s| s.replicas).unwrap_or(1);
@@ -349,7 +409,9 @@ impl Validator<'_> {
             source: path.to_owned(),
             hub: hub_settings,
             telemetry,
-            sharding: ShardingSettings { replicas: replicas.max(1) },
+            sharding: ShardingSettings {
+                replicas: replicas.max(1),
+            },
             tenants,
         }
     }
@@ -368,7 +430,9 @@ impl Validator<'_> {
                     None,
                     tenant,
                     key,
-                    format!("`{text}` is not a duration ({err}); write e.g. \"30s\", \"15m\", \"6h\""),
+                    format!(
+                        "`{text}` is not a duration ({err}); write e.g. \"30s\", \"15m\", \"6h\""
+                    ),
                 );
                 default
             }),
@@ -414,14 +478,17 @@ impl Validator<'_> {
         };
 
         let auth = match (&raw.token, &raw.username, &raw.password) {
-            (Some(token), None, None) => token
-                .load(self.base_dir)
+            (Some(token), None, None) => self
+                .secret(token)
                 .map(Auth::Token)
                 .map_err(|message| self.problem(line, tenant, "token", message))
                 .ok(),
-            (None, Some(username), Some(password)) => password
-                .load(self.base_dir)
-                .map(|password| Auth::Basic { username: username.clone(), password })
+            (None, Some(username), Some(password)) => self
+                .secret(password)
+                .map(|password| Auth::Basic {
+                    username: username.clone(),
+                    password,
+                })
                 .map_err(|message| self.problem(line, tenant, "password", message))
                 .ok(),
             _ => {
@@ -436,13 +503,22 @@ impl Validator<'_> {
             }
         };
 
-        let ca_pem = raw.ca_file.as_deref().and_then(|path| self.pem(line, tenant, "ca_file", path));
+        let ca_pem = raw
+            .ca_file
+            .as_deref()
+            .and_then(|path| self.pem(line, tenant, "ca_file", path));
 
         let settings = raw.settings().over(defaults);
-        let requests_per_second =
-            settings.requests_per_second.unwrap_or(defaults::REQUESTS_PER_SECOND);
+        let requests_per_second = settings
+            .requests_per_second
+            .unwrap_or(defaults::REQUESTS_PER_SECOND);
         if !(requests_per_second > 0.0 && requests_per_second.is_finite()) {
-            self.problem(line, tenant, "requests_per_second", "must be a positive number".into());
+            self.problem(
+                line,
+                tenant,
+                "requests_per_second",
+                "must be a positive number".into(),
+            );
         }
         let burst = settings.burst.unwrap_or(defaults::BURST);
         if burst == 0 {
@@ -454,11 +530,23 @@ impl Validator<'_> {
         }
         let page_size = settings.page_size.unwrap_or(defaults::PAGE_SIZE);
         if !(1..=1000).contains(&page_size) {
-            self.problem(line, tenant, "page_size", "must be between 1 and 1000".into());
+            self.problem(
+                line,
+                tenant,
+                "page_size",
+                "must be between 1 and 1000".into(),
+            );
         }
-        let task_concurrency = settings.task_concurrency.unwrap_or(defaults::TASK_CONCURRENCY);
+        let task_concurrency = settings
+            .task_concurrency
+            .unwrap_or(defaults::TASK_CONCURRENCY);
         if !(1..=100).contains(&task_concurrency) {
-            self.problem(line, tenant, "task_concurrency", "must be between 1 and 100".into());
+            self.problem(
+                line,
+                tenant,
+                "task_concurrency",
+                "must be between 1 and 100".into(),
+            );
         }
         let interval = self.duration(
             tenant,
@@ -504,7 +592,7 @@ impl Validator<'_> {
         let conductorone = raw.conductorone.and_then(|c1| {
             let client_id = match &c1.client_id {
                 InlineOrRef::Inline(id) => id.trim().to_owned(),
-                InlineOrRef::Ref(reference) => match reference.load(self.base_dir) {
+                InlineOrRef::Ref(reference) => match self.secret(reference) {
                     Ok(id) => id.expose().to_owned(),
                     Err(message) => {
                         self.problem(line, tenant, "conductorone.client_id", message);
@@ -512,7 +600,7 @@ impl Validator<'_> {
                     }
                 },
             };
-            if !is_client_id(&client_id) {
+            if self.resolve_secrets && !is_client_id(&client_id) {
                 self.problem(
                     line,
                     tenant,
@@ -520,12 +608,13 @@ impl Validator<'_> {
                     "not a ConductorOne client id; expected NAME@HOST/USE-CASE".into(),
                 );
             }
-            let client_secret = c1
-                .client_secret
-                .load(self.base_dir)
+            let client_secret = self
+                .secret(&c1.client_secret)
                 .map_err(|message| self.problem(line, tenant, "conductorone.client_secret", message))
                 .ok()?;
-            if !client_secret.expose().starts_with("secret-token:conductorone.com:v1:") {
+            if self.resolve_secrets
+                && !client_secret.expose().starts_with("secret-token:conductorone.com:v1:")
+            {
                 self.problem(
                     line,
                     tenant,
@@ -585,7 +674,9 @@ impl Validator<'_> {
     ) -> Option<Vec<u8>> {
         let path = resolve_path(self.base_dir, path);
         match std::fs::read(&path) {
-            Ok(bytes) if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") => {
+            Ok(bytes)
+                if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") =>
+            {
                 Some(bytes)
             }
             Ok(_) => {
@@ -598,7 +689,12 @@ impl Validator<'_> {
                 None
             }
             Err(err) => {
-                self.problem(line, tenant, key, format!("cannot read {}: {err}", path.display()));
+                self.problem(
+                    line,
+                    tenant,
+                    key,
+                    format!("cannot read {}: {err}", path.display()),
+                );
                 None
             }
         }
@@ -606,8 +702,12 @@ impl Validator<'_> {
 }
 
 fn is_client_id(text: &str) -> bool {
-    let Some((name, rest)) = text.split_once('@') else { return false };
-    let Some((host, use_case)) = rest.split_once('/') else { return false };
+    let Some((name, rest)) = text.split_once('@') else {
+        return false;
+    };
+    let Some((host, use_case)) = rest.split_once('/') else {
+        return false;
+    };
     !name.is_empty() && !host.is_empty() && !use_case.is_empty()
 }
 

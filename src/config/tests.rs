@@ -30,7 +30,10 @@ fn minimal_config_gets_defaults_and_overrides() {
     let config = load(MINIMAL).unwrap();
     assert_eq!(config.hub.data_dir, Path::new("/etc/hub/data"));
     let tenant = config.tenant("acme").unwrap();
-    assert_eq!(tenant.confluence.base_url.as_str(), "https://confluence.acme.example/");
+    assert_eq!(
+        tenant.confluence.base_url.as_str(),
+        "https://confluence.acme.example/"
+    );
     assert_eq!(tenant.confluence.requests_per_second, 5.0);
     assert_eq!(tenant.confluence.burst, 7);
     assert_eq!(tenant.confluence.page_size, defaults::PAGE_SIZE);
@@ -71,8 +74,14 @@ page_size = 0
     let err = load(text).unwrap_err();
     let problems = err.problems();
     let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
-    assert!(keys.contains(&"base_url") && keys.contains(&"page_size"), "{keys:?}");
-    let duplicate = problems.iter().find(|p| p.key == "id").expect("duplicate id reported");
+    assert!(
+        keys.contains(&"base_url") && keys.contains(&"page_size"),
+        "{keys:?}"
+    );
+    let duplicate = problems
+        .iter()
+        .find(|p| p.key == "id")
+        .expect("duplicate id reported");
     assert_eq!(duplicate.tenant.as_deref(), Some("dup"));
     assert_eq!(duplicate.line, Some(6));
 }
@@ -132,8 +141,14 @@ client_secret = { env = "HUB_CFG_TEST_C1" }
 "#;
     let err = load(text).unwrap_err();
     let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
-    assert_eq!(keys, ["conductorone.client_id", "conductorone.client_secret"]);
-    assert!(!err.to_string().contains("pat-value"), "secret leaked: {err}");
+    assert_eq!(
+        keys,
+        ["conductorone.client_id", "conductorone.client_secret"]
+    );
+    assert!(
+        !err.to_string().contains("pat-value"),
+        "secret leaked: {err}"
+    );
 }
 
 #[test]
@@ -177,10 +192,33 @@ token = { env = "HUB_CFG_TEST_DIFF" }
     )
     .unwrap();
     let result = diff(&old, &new, &old.tenants, &new.tenants);
-    let ids = |ids: &[TenantId]| ids.iter().map(|id| id.as_str().to_owned()).collect::<Vec<_>>();
+    let ids = |ids: &[TenantId]| {
+        ids.iter()
+            .map(|id| id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&result.added), ["new"]);
     assert_eq!(ids(&result.removed), ["drop"]);
     assert_eq!(ids(&result.changed), ["change"]);
     assert_eq!(ids(&result.unchanged), ["keep"]);
     assert_eq!(result.needs_restart, ["hub.admin_listen"]);
+}
+
+#[test]
+fn shard_planning_loads_tenants_without_their_secrets() {
+    let text = r#"
+[sharding]
+replicas = 3
+[[instance]]
+id = "nosecret"
+base_url = "https://nosecret.example"
+token = { file = "/nonexistent/hub-test-token" }
+"#;
+    assert!(load(text).is_err());
+    let path = std::env::temp_dir().join(format!("hub-shard-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let config = HubConfig::load_without_secrets(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(config.tenants[0].id.as_str(), "nosecret");
+    assert_eq!(config.sharding.replicas, 3);
 }

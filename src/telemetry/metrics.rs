@@ -56,10 +56,12 @@ pub fn get() -> &'static Metrics {
     METRICS.get_or_init(|| Metrics::new(&opentelemetry::global::meter(METER_NAME)))
 }
 
-const LATENCY_BUCKETS: [f64; 12] =
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-const SYNC_BUCKETS: [f64; 12] =
-    [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+const SYNC_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
+];
 
 impl Metrics {
     fn new(meter: &Meter) -> Self {
@@ -99,7 +101,9 @@ impl Metrics {
             rate_limit_wait: meter
                 .f64_counter("confluence_hub.confluence.rate_limit_wait")
                 .with_unit("s")
-                .with_description("Time spent waiting on rate limits (local limiter and Retry-After)")
+                .with_description(
+                    "Time spent waiting on rate limits (local limiter and Retry-After)",
+                )
                 .build(),
             retries: meter
                 .u64_counter("confluence_hub.confluence.retries")
@@ -139,7 +143,13 @@ fn tenant(tenant: &str) -> KeyValue {
 }
 
 /// One Confluence HTTP exchange (after retries are counted separately).
-pub fn confluence_request(tenant_id: &str, method: &str, route: &'static str, status: u16, latency: Duration) {
+pub fn confluence_request(
+    tenant_id: &str,
+    method: &str,
+    route: &'static str,
+    status: u16,
+    latency: Duration,
+) {
     let attributes = [
         tenant(tenant_id),
         KeyValue::new(labels::METHOD, method.to_owned()),
@@ -148,21 +158,33 @@ pub fn confluence_request(tenant_id: &str, method: &str, route: &'static str, st
     ];
     let metrics = get();
     metrics.requests.add(1, &attributes);
-    metrics.request_duration.record(latency.as_secs_f64(), &attributes);
+    metrics
+        .request_duration
+        .record(latency.as_secs_f64(), &attributes);
     if status == 429 {
         metrics.rate_limited.add(1, &attributes[..1]);
     }
 }
 
 pub fn confluence_retry(tenant_id: &str, reason: &'static str) {
-    get().retries.add(1, &[tenant(tenant_id), KeyValue::new(labels::REASON, reason)]);
+    get().retries.add(
+        1,
+        &[tenant(tenant_id), KeyValue::new(labels::REASON, reason)],
+    );
 }
 
 pub fn rate_limit_wait(tenant_id: &str, waited: Duration) {
-    get().rate_limit_wait.add(waited.as_secs_f64(), &[tenant(tenant_id)]);
+    get()
+        .rate_limit_wait
+        .add(waited.as_secs_f64(), &[tenant(tenant_id)]);
 }
 
-pub fn sync_finished(tenant_id: &str, trigger: &'static str, outcome: &'static str, took: Duration) {
+pub fn sync_finished(
+    tenant_id: &str,
+    trigger: &'static str,
+    outcome: &'static str,
+    took: Duration,
+) {
     let attributes = [
         tenant(tenant_id),
         KeyValue::new(labels::TRIGGER, trigger),
@@ -170,15 +192,24 @@ pub fn sync_finished(tenant_id: &str, trigger: &'static str, outcome: &'static s
     ];
     let metrics = get();
     metrics.syncs.add(1, &attributes);
-    metrics.sync_duration.record(took.as_secs_f64(), &[attributes[0].clone(), attributes[2].clone()]);
+    metrics.sync_duration.record(
+        took.as_secs_f64(),
+        &[attributes[0].clone(), attributes[2].clone()],
+    );
 }
 
 pub fn objects_synced(tenant_id: &str, kind: &'static str, count: u64) {
-    get().objects_synced.add(count, &[tenant(tenant_id), KeyValue::new(labels::KIND, kind)]);
+    get().objects_synced.add(
+        count,
+        &[tenant(tenant_id), KeyValue::new(labels::KIND, kind)],
+    );
 }
 
 pub fn rows_skipped(tenant_id: &str, reason: &'static str, count: u64) {
-    get().rows_skipped.add(count, &[tenant(tenant_id), KeyValue::new(labels::REASON, reason)]);
+    get().rows_skipped.add(
+        count,
+        &[tenant(tenant_id), KeyValue::new(labels::REASON, reason)],
+    );
 }
 
 pub fn c1_task(tenant_id: &str, task_type: &'static str, outcome: &'static str) {
@@ -203,13 +234,18 @@ pub fn heartbeat_failure(tenant_id: &str) {
 /// Sets the number of tenants in `state` (one series per tenant and state,
 /// value 0 or 1, so a dashboard can sum by state or filter by tenant).
 pub fn tenant_state(tenant_id: &str, state: &'static str, present: bool) {
-    get().tenants.record(u64::from(present), &[tenant(tenant_id), KeyValue::new(labels::STATE, state)]);
+    get().tenants.record(
+        u64::from(present),
+        &[tenant(tenant_id), KeyValue::new(labels::STATE, state)],
+    );
 }
 
 /// Config reloads are hub-wide; the tenant label is `_hub` so every series
 /// still carries one.
 pub fn config_reload(result: &'static str) {
-    get().config_reloads.add(1, &[tenant("_hub"), KeyValue::new(labels::RESULT, result)]);
+    get()
+        .config_reloads
+        .add(1, &[tenant("_hub"), KeyValue::new(labels::RESULT, result)]);
 }
 
 pub fn provisioning(tenant_id: &str, operation: &'static str, outcome: &'static str) {

@@ -928,7 +928,10 @@ async fn rest_permission_grants_and_revokes_change_state_and_are_logged() {
         .clone();
     let sim = start(SimVersion::V9_2, dataset, |_| {});
     let http = Http::new(&sim);
-    let operations = json!([{"targetType": "space", "operationKey": "read"}, {"targetType": "page", "operationKey": "delete"}]);
+    let operations = json!([
+        {"targetType": "space", "operationKey": "read"},
+        {"targetType": "page", "operationKey": "delete"}
+    ]);
     let grant = format!(
         "/rest/api/space/HUMA/permissions/user/{}/grant",
         user.user_key
@@ -995,10 +998,13 @@ async fn rest_permission_grants_and_revokes_change_state_and_are_logged() {
         "the second grant changed nothing"
     );
     assert!(
-        matches!(&log[2].action, MutationAction::RevokeSpacePermissions { permissions, .. } if permissions == &["REMOVEPAGE"])
+        matches!(&log[2].action, MutationAction::RevokeSpacePermissions { permissions, .. }
+            if permissions == &["REMOVEPAGE"])
     );
     assert!(
-        matches!(&log[3].action, MutationAction::GrantSpacePermissions { subject: Subject::Group { name }, .. } if name == "web-tokyo")
+        matches!(&log[3].action, MutationAction::GrantSpacePermissions {
+            subject: Subject::Group { name }, ..
+        } if name == "web-tokyo")
     );
     assert!(matches!(
         &log[4].action,
@@ -1086,7 +1092,10 @@ async fn rest_replace_all_sets_exactly_the_listed_operations() {
     let sim = start(SimVersion::V10_2, fixture(), |_| {});
     let http = Http::new(&sim);
     let body = json!([
-        {"groupName": "confluence-users", "operations": [{"targetType": "space", "operationKey": "read"}]},
+        {
+            "groupName": "confluence-users",
+            "operations": [{"targetType": "space", "operationKey": "read"}]
+        },
         {"operations": []}
     ]);
     let (status, _) = http
@@ -1165,7 +1174,9 @@ async fn json_rpc_permission_writes_work_in_light_and_full_mode() {
         (200, json!(true))
     );
 
-    let full = json!({"jsonrpc": "2.0", "id": 7, "method": "getPermissionsForUser", "params": ["HUMA", user]});
+    let full = json!({
+        "jsonrpc": "2.0", "id": 7, "method": "getPermissionsForUser", "params": ["HUMA", user]
+    });
     let (status, body) = http
         .json(http.post(RPC, DEFAULT_ADMIN_TOKEN).json(&full))
         .await;
@@ -1385,7 +1396,10 @@ async fn admin_user_creation_answers_each_documented_code() {
                 .json(&body),
         )
     };
-    let good = json!({"userName": "jdoe", "fullName": "Jane Doe", "email": "jdoe@example.com", "password": "S3cret!", "notifyViaEmail": false});
+    let good = json!({
+        "userName": "jdoe", "fullName": "Jane Doe", "email": "jdoe@example.com",
+        "password": "S3cret!", "notifyViaEmail": false
+    });
     let (status, body) = create(good.clone()).await;
     assert_eq!(status, 201);
     let user_key = body["userKey"].as_str().expect("userKey").to_owned();
@@ -1395,7 +1409,10 @@ async fn admin_user_creation_answers_each_documented_code() {
         let body = json!({"userName": bad_name, "fullName": "X", "email": "x@example.com", "password": "pw"});
         assert_eq!(create(body).await.0, 400, "{bad_name}");
     }
-    let both = json!({"userName": "both", "fullName": "B", "email": "b@example.com", "password": "pw", "notifyViaEmail": true});
+    let both = json!({
+        "userName": "both", "fullName": "B", "email": "b@example.com",
+        "password": "pw", "notifyViaEmail": true
+    });
     assert_eq!(create(both).await.0, 400, "password with notifyViaEmail");
     let neither = json!({"userName": "neither", "fullName": "N", "email": "n@example.com"});
     assert_eq!(
@@ -1403,7 +1420,9 @@ async fn admin_user_creation_answers_each_documented_code() {
         400,
         "no password without notifyViaEmail"
     );
-    let emailed = json!({"userName": "emailed", "fullName": "E", "email": "e@example.com", "notifyViaEmail": true});
+    let emailed = json!({
+        "userName": "emailed", "fullName": "E", "email": "e@example.com", "notifyViaEmail": true
+    });
     assert_eq!(create(emailed).await.0, 402, "the last seat went to jdoe");
 
     let state = sim.dataset();
@@ -1424,7 +1443,8 @@ async fn admin_user_creation_answers_each_documented_code() {
     );
     let log = sim.mutations();
     assert!(
-        matches!(&log[0].action, MutationAction::CreateUser { username, user_key: Some(key), .. } if username == "jdoe" && *key == user_key)
+        matches!(&log[0].action, MutationAction::CreateUser { username, user_key: Some(key), .. }
+            if username == "jdoe" && *key == user_key)
     );
     assert_eq!(
         log.iter()

@@ -77,8 +77,9 @@ impl App {
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
-        // A panicking handler cannot leave the state half-written: every change
-        // is a few field updates with no early exit, so a poisoned lock is usable.
+        // Handlers do not panic under the lock (no unwraps; indexes come from
+        // the same state). Should one ever do, serving the state as it is beats
+        // failing every later request, so poisoning is ignored.
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 

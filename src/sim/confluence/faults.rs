@@ -61,7 +61,7 @@ impl Faults {
 /// The fault chosen for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
-    Unavailable,
+    Unavailable { retry_after_secs: u64 },
     Reset,
     HtmlRpcPage,
     Truncate,
@@ -113,7 +113,9 @@ impl FaultInjector {
         let fault = if hits(1, faults.reset_rate) {
             Some(Fault::Reset)
         } else if hits(2, faults.status_503_rate) {
-            Some(Fault::Unavailable)
+            Some(Fault::Unavailable {
+                retry_after_secs: faults.retry_after_secs,
+            })
         } else if is_rpc && hits(3, faults.html_rpc_rate) {
             Some(Fault::HtmlRpcPage)
         } else if hits(4, faults.truncate_rate) {
@@ -122,10 +124,6 @@ impl FaultInjector {
             None
         };
         (faults.latency, fault)
-    }
-
-    pub fn retry_after_secs(&self) -> u64 {
-        self.plan.load().faults.retry_after_secs
     }
 }
 
@@ -226,7 +224,7 @@ mod tests {
             ..Faults::default()
         });
         let hits = (0..10_000)
-            .filter(|_| injector.next(false).1 == Some(Fault::Unavailable))
+            .filter(|_| matches!(injector.next(false).1, Some(Fault::Unavailable { .. })))
             .count();
         assert!((2_000..3_000).contains(&hits), "{hits}");
     }

@@ -38,11 +38,8 @@ pub(crate) async fn gateway(
             // Never written: the connection fails on its first write.
             return empty(500);
         }
-        Some(Fault::Unavailable) => {
-            return faults::unavailable(
-                app.faults.retry_after_secs(),
-                app.quirks.retry_after_http_date,
-            );
+        Some(Fault::Unavailable { retry_after_secs }) => {
+            return faults::unavailable(retry_after_secs, app.quirks.retry_after_http_date);
         }
         Some(Fault::HtmlRpcPage) => return faults::websudo_page(),
         Some(Fault::Truncate) | None => {}

@@ -334,7 +334,10 @@ pub(super) async fn long_task(
     match id.parse::<u64>() {
         Ok(task) if state.long_task_exists(task) => json_response(
             200,
-            &json!({"id": id, "percentageComplete": 100, "successful": true, "finished": true, "messages": []}),
+            &json!({
+                "id": id, "percentageComplete": 100, "successful": true,
+                "finished": true, "messages": []
+            }),
         ),
         _ => Failure::new(404, format!("No long task {id}")).response(),
     }

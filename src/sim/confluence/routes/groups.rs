@@ -10,8 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::users::link_context;
-use super::{Done, Failure, RouteName, admin_caller, finish, licensed_caller};
+use super::{Done, Failure, RouteName, admin_caller, finish, licensed_caller, link_context};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::{empty, json_response, xml_status};

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::Uri;
 use axum::http::request::Parts;
 use axum::middleware;
 use axum::response::Response;
@@ -24,6 +25,8 @@ use super::auth::Caller;
 use super::errors::rest_error;
 use super::gateway;
 use super::mutation::{Api, Mutation, MutationAction};
+use super::pagination::LinkContext;
+use super::params::Params;
 use super::state::State;
 
 /// The JSON-RPC endpoint; light mode appends `/<method>`.
@@ -238,4 +241,14 @@ pub(crate) fn finish(
         changed,
     });
     response
+}
+
+/// Links of a page served at `uri`.
+pub(crate) fn link_context<'a>(app: &'a App, uri: &'a Uri, params: &'a Params) -> LinkContext<'a> {
+    LinkContext {
+        base_url: &app.render.base_url,
+        path: uri.path(),
+        params,
+        next_from_requested_limit: app.quirks.next_link_from_requested_limit,
+    }
 }

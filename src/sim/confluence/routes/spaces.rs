@@ -9,8 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::Failure;
-use super::users::link_context;
+use super::{Failure, link_context};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::json_response;
@@ -22,14 +21,35 @@ use crate::sim::confluence::state::State as SimState;
 /// Documented default `limit` of `/rest/api/space`.
 const DEFAULT_SPACE_LIMIT: usize = 25;
 
-/// Whether the caller sees the space at all. Anonymous rows are inert without
-/// global anonymous access, which the simulator never grants.
-fn visible(app: &App, state: &SimState, caller: Option<usize>, space: usize) -> bool {
-    let Some(user) = caller else {
-        return false;
-    };
-    (app.quirks.space_visibility == SpaceVisibility::AdminsSeeAll && state.is_admin(user))
-        || state.can_view_space(user, space)
+/// Which spaces a caller sees. Anonymous rows are inert without global
+/// anonymous access, which the simulator never grants.
+enum Viewer {
+    Nobody,
+    Everything,
+    User(usize),
+}
+
+impl Viewer {
+    fn of(app: &App, state: &SimState, caller: &Caller) -> Viewer {
+        match caller.index(state) {
+            None => Viewer::Nobody,
+            Some(user)
+                if app.quirks.space_visibility == SpaceVisibility::AdminsSeeAll
+                    && state.is_admin(user) =>
+            {
+                Viewer::Everything
+            }
+            Some(user) => Viewer::User(user),
+        }
+    }
+
+    fn sees(&self, state: &SimState, space: usize) -> bool {
+        match self {
+            Viewer::Nobody => false,
+            Viewer::Everything => true,
+            Viewer::User(user) => state.can_view_space(*user, space),
+        }
+    }
 }
 
 pub(super) async fn list(
@@ -44,7 +64,7 @@ pub(super) async fn list(
         Ok(request) => request,
         Err(message) => return Failure::new(400, message).response(),
     };
-    let caller = caller.index(&state);
+    let viewer = Viewer::of(&app, &state, &caller);
     let kind = params.get("type");
     let status = params.get("status");
     let wanted_keys: Vec<&str> = params
@@ -65,7 +85,7 @@ pub(super) async fn list(
                     || wanted_keys
                         .iter()
                         .any(|key| key.eq_ignore_ascii_case(&space.key)))
-                && visible(&app, &state, caller, index)
+                && viewer.sees(&state, index)
         })
         .collect();
 
@@ -109,10 +129,10 @@ pub(super) async fn single(
     params: Params,
 ) -> Response {
     let state = app.read();
-    let caller = caller.index(&state);
+    let viewer = Viewer::of(&app, &state, &caller);
     match state
         .space_index(&key)
-        .filter(|&space| visible(&app, &state, caller, space))
+        .filter(|&space| viewer.sees(&state, space))
     {
         Some(space) => {
             let expand = params.expands("description.plain") || params.expands("description");

@@ -10,12 +10,12 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::{Failure, admin_caller, licensed_caller};
+use super::{Failure, admin_caller, licensed_caller, link_context};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::json_response;
 use crate::sim::confluence::options::UnknownUserLookup;
-use crate::sim::confluence::pagination::{LinkContext, Page, PageRequest};
+use crate::sim::confluence::pagination::{Page, PageRequest};
 use crate::sim::confluence::params::Params;
 use crate::sim::confluence::state::State as SimState;
 
@@ -168,13 +168,4 @@ fn active_licensed(state: &SimState) -> Vec<usize> {
     (0..state.users().len())
         .filter(|&user| state.user(user).active && state.is_licensed(user))
         .collect()
-}
-
-pub(super) fn link_context<'a>(app: &'a App, uri: &'a Uri, params: &'a Params) -> LinkContext<'a> {
-    LinkContext {
-        base_url: &app.render.base_url,
-        path: uri.path(),
-        params,
-        next_from_requested_limit: app.quirks.next_link_from_requested_limit,
-    }
 }

@@ -557,11 +557,12 @@ async fn rate_limited_tenant_stays_within_the_server_bucket_and_completes() {
         stats.requests > 40,
         "the test must outrun the burst: {stats:?}"
     );
-    // Never more than the burst above the fill rate, over any window (the
-    // counter is sampled every 10 ms, hence one extra request of slack).
+    // Never more than the burst above the fill rate, over any window. The
+    // counter moves when answers arrive, and the answers of the 4 requests
+    // in flight may arrive together, hence 4 requests of slack.
     for (i, (from, before)) in samples.iter().enumerate() {
         for (to, after) in &samples[i + 1..] {
-            let allowed = 20.0 + 10.0 * to.duration_since(*from).as_secs_f64() + 1.0;
+            let allowed = 20.0 + 10.0 * to.duration_since(*from).as_secs_f64() + 4.0;
             assert!(
                 (*after - *before) as f64 <= allowed,
                 "{} requests in {:?}",

@@ -49,6 +49,9 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
     if let Some(pem) = &settings.ca_pem {
         let certificates = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|err| setup(format!("ca_file holds no usable PEM certificate: {err}")))?;
+        if certificates.is_empty() {
+            return Err(setup("ca_file holds no PEM certificate".to_owned()));
+        }
         builder = builder.tls_certs_merge(certificates);
     }
     builder
@@ -79,7 +82,51 @@ fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::confluence::settings::RetryPolicy;
     use crate::secret::Secret;
+
+    /// A self-signed test CA (`openssl req -x509 -newkey ec`), no key kept.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBmTCCAT+gAwIBAgIUFs6/ZZeafdY0eBFCCyHYfIm8DfYwCgYIKoZIzj0EAwIw\n\
+ITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIgdGVzdCBDQTAgFw0yNjExMjYyMzQy\n\
+MzZaGA8yMTI2MTEwMjIzNDIzNlowITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIg\n\
+dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHapefvg32VzXWiGKSXV\n\
+JPNKpOJ4S874q3UN04AoXKIEScbVM2pwOvnotPWith09gRyenutHDctSwVZCHo0M\n\
+NcWjUzBRMB0GA1UdDgQWBBT9Zomq0sCRfog2LAMz9nVzYImNkTAfBgNVHSMEGDAW\n\
+gBT9Zomq0sCRfog2LAMz9nVzYImNkTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n\
+BAMCA0gAMEUCIQCIqEFghB0ukgottkUkqHtgmlF2FEe05S0holqgz8V/PgIgYQOx\n\
+eH8WLkldomYbCajobUnKNZ/jDW8y8VxFKIQJwzI=\n\
+-----END CERTIFICATE-----\n";
+
+    fn settings(ca_pem: Option<&str>) -> ClientSettings {
+        ClientSettings {
+            tenant: "acme".into(),
+            base_url: "https://confluence.acme.example".parse().unwrap(),
+            auth: Auth::Token(Secret::new("t".into())),
+            ca_pem: ca_pem.map(|pem| pem.as_bytes().to_vec()),
+            request_timeout: Duration::from_secs(5),
+            requests_per_second: 10.0,
+            burst: 20,
+            max_in_flight: 4,
+            page_size: 200,
+            version: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    #[test]
+    fn an_extra_ca_is_trusted_and_a_bad_one_is_refused() {
+        assert!(build_client(&settings(Some(TEST_CA))).is_ok());
+        assert!(build_client(&settings(None)).is_ok());
+        for bad in [
+            "not a certificate",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = build_client(&settings(Some(bad))).unwrap_err();
+            assert_eq!(err.label(), "setup", "{err}");
+            assert!(err.to_string().contains("ca_file"), "{err}");
+        }
+    }
 
     #[test]
     fn basic_auth_is_base64_of_username_and_password() {

@@ -1296,3 +1296,86 @@ async fn a_503_retry_after_given_as_an_http_date_is_honoured() {
         client.stats()
     );
 }
+
+#[tokio::test]
+async fn a_non_admin_account_gets_errors_that_say_it_lacks_admin_rights() {
+    for version in [SimVersion::V8_5, SimVersion::V9_2] {
+        let mut options = SimOptions::new(version, dataset(20, 6, 3));
+        let member = options.dataset.users[4].username.clone();
+        options.tokens.push(("member-token".into(), member.clone()));
+        let sim = start(options);
+        let client = client(&sim, Auth::Token(Secret::new("member-token".into())));
+        assert_eq!(
+            client.current_user().await.expect("a real login").username,
+            member
+        );
+
+        // CONFSERVER-98582: group members need admin, refused with a 401 in XML.
+        let members = client
+            .group_members(ENCODED_GROUP)
+            .await
+            .expect("addressable");
+        let err = members.collect_all().await.expect_err("members need admin");
+        assert_eq!(err.label(), "unauthorized", "{version:?}: {err}");
+        assert!(
+            err.to_string().contains("Client must be authenticated"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("admin"), "{err}");
+
+        if version == SimVersion::V9_2 {
+            // CONFSERVER-99908: 500 instead of 403 for a non-space-admin.
+            let space = sim
+                .dataset()
+                .spaces
+                .iter()
+                .find(|s| s.r#type == "global")
+                .expect("global")
+                .key
+                .clone();
+            let err = client
+                .space_permissions(&space)
+                .await
+                .expect_err("needs space admin");
+            assert_eq!(
+                (err.label(), err.status()),
+                ("server_error", Some(500)),
+                "{err}"
+            );
+            assert!(err.to_string().contains("CONFSERVER-99908"), "{err}");
+            assert!(
+                err.to_string().contains("after 1 attempt(s)"),
+                "a 500 is not retried: {err}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_captcha_lock_is_reported_as_bad_credentials_with_its_reason() {
+    let mut options = SimOptions::new(SimVersion::V9_2, dataset(5, 4, 1));
+    options.passwords.push(("admin".into(), "right".into()));
+    options.quirks.login_attempts_before_captcha = Some(2);
+    let sim = start(options);
+    let basic = |password: &str| Auth::Basic {
+        username: "admin".into(),
+        password: Secret::new(password.into()),
+    };
+    for _ in 0..3 {
+        let err = client(&sim, basic("wrong"))
+            .current_user()
+            .await
+            .expect_err("wrong");
+        assert_eq!(err.label(), "bad_credentials");
+    }
+    let err = client(&sim, basic("right"))
+        .current_user()
+        .await
+        .expect_err("locked");
+    assert_eq!(err.label(), "bad_credentials", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("AUTHENTICATION_DENIED") && text.contains("CAPTCHA"),
+        "{text}"
+    );
+}

@@ -1379,3 +1379,67 @@ async fn a_captcha_lock_is_reported_as_bad_credentials_with_its_reason() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_json_rpc_error_is_an_error_whatever_the_http_status() {
+    for status in [200, 500] {
+        let mut options = SimOptions::new(SimVersion::V8_5, dataset(10, 4, 2));
+        options.quirks.rpc_light_error_status = status;
+        let auth = admin(&options);
+        let sim = start(options);
+        let client = client(&sim, auth);
+        let err = client
+            .grant_space_permission(
+                "NOSUCHSPACE",
+                SpacePermission::View,
+                &PermissionSubject::Anonymous,
+            )
+            .await
+            .expect_err("no such space");
+        assert_eq!(err.label(), "json_rpc", "{status}: {err}");
+        assert!(
+            err.to_string().contains("addAnonymousPermissionsToSpace"),
+            "{err}"
+        );
+        let err = client
+            .space_permissions("NOSUCHSPACE")
+            .await
+            .expect_err("no such space");
+        assert_eq!(err.label(), "json_rpc", "{status}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_anonymous_permission_endpoint_falls_back_to_the_full_list() {
+    let mut options = SimOptions::new(SimVersion::V9_2, dataset(10, 4, 3));
+    options.quirks.anonymous_permission_endpoint_missing = true;
+    let auth = admin(&options);
+    let sim = start(options);
+    let client = client(&sim, auth);
+    let data = sim.dataset();
+    let space = data
+        .spaces
+        .iter()
+        .find(|s| s.r#type == "global")
+        .expect("global")
+        .key
+        .clone();
+    let expected: BTreeSet<String> = data
+        .permissions
+        .iter()
+        .filter(|p| p.space_key == space && p.user_key.is_none() && p.group_name.is_none())
+        .map(|p| p.r#type.clone())
+        .collect();
+    let held = client
+        .subject_space_permissions(&space, &PermissionSubject::Anonymous)
+        .await
+        .expect("read through the full list");
+    let held: BTreeSet<String> = held
+        .into_iter()
+        .map(|key| match key {
+            PermissionKey::Known(permission) => permission.legacy_key().to_owned(),
+            PermissionKey::Unknown(raw) => raw,
+        })
+        .collect();
+    assert_eq!(held, expected);
+}

@@ -1418,11 +1418,11 @@ async fn a_missing_anonymous_permission_endpoint_falls_back_to_the_full_list() {
     let client = client(&sim, auth);
     let data = sim.dataset();
     let space = data
-        .spaces
+        .permissions
         .iter()
-        .find(|s| s.r#type == "global")
-        .expect("global")
-        .key
+        .find(|p| p.user_key.is_none() && p.group_name.is_none())
+        .expect("some space grants anonymous access")
+        .space_key
         .clone();
     let expected: BTreeSet<String> = data
         .permissions

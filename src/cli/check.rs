@@ -1,8 +1,24 @@
-//! `confluence-hub check`.
+//! `confluence-hub check`: validates the config, then checks every tenant's
+//! Confluence at once — credentials, version, and the Remote API where the
+//! version needs it. One line per tenant on stdout; exit 1 if any fails.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
 
 use super::LogFormat;
+use crate::config::{HubConfig, TenantConfig};
+use crate::confluence::settings::RetryPolicy;
+use crate::confluence::{ConfluenceClient, ConfluenceError};
+
+/// A check answers in seconds, not after a sync's patient retry budget.
+const CHECK_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    max_elapsed: Duration::from_secs(30),
+    initial_backoff: Duration::from_millis(250),
+    max_backoff: Duration::from_secs(2),
+};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -10,6 +26,63 @@ pub struct CheckArgs {
     pub config: super::ConfigArg,
 }
 
-pub fn run(_args: CheckArgs, _log_format: LogFormat, _log_level: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`check` is not built yet")
+pub fn run(args: CheckArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
+    init_logging(log_format, log_level);
+    let config = match HubConfig::load(&args.config.config) {
+        Ok(config) => config,
+        Err(err) => {
+            for problem in err.problems() {
+                eprintln!("{}: {problem}", args.config.config.display());
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let results = runtime.block_on(futures::future::join_all(
+        config.tenants.iter().map(check_tenant),
+    ));
+    let mut all_ok = true;
+    for (tenant, result) in config.tenants.iter().zip(results) {
+        match result {
+            Ok(summary) => println!("{} ok {summary}", tenant.id),
+            Err(err) => {
+                all_ok = false;
+                println!("{} FAILED {}", tenant.id, err.kind());
+            }
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `confluence 9.2.0 as admin`, or the first failure.
+async fn check_tenant(tenant: &TenantConfig) -> Result<String, ConfluenceError> {
+    let mut settings = tenant.confluence.clone();
+    settings.retry = CHECK_RETRY;
+    let client = ConfluenceClient::new(&settings)?;
+    let user = client.current_user().await?;
+    let version = client.server_version().await?;
+    if !version.version.has_rest_space_permissions() {
+        client.probe_remote_api().await?;
+    }
+    Ok(format!("confluence {version} as {}", user.username))
+}
+
+/// Logs go to stderr so the per-tenant lines on stdout stay parseable.
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A subscriber already installed (by an embedding test) is fine as it is.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Console => builder.try_init(),
+    };
 }

@@ -3,6 +3,7 @@
 
 mod c1z;
 mod conductorone;
+mod confluence_client;
 mod example_config;
 mod sim_confluence;
 mod support;

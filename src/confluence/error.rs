@@ -1,0 +1,279 @@
+//! What can go wrong talking to one tenant's Confluence, as a typed error that
+//! names the tenant, says what happened and tells the operator what to do.
+//! No variant ever holds a secret or a full URL.
+
+use std::time::Duration;
+
+use super::version::ConfluenceVersion;
+
+/// A failed Confluence operation for one tenant.
+#[derive(Debug, thiserror::Error)]
+#[error("tenant `{tenant}`: {kind}")]
+pub struct ConfluenceError {
+    tenant: String,
+    kind: Box<ErrorKind>,
+}
+
+impl ConfluenceError {
+    pub(crate) fn new(tenant: &str, kind: ErrorKind) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            kind: Box::new(kind),
+        }
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// A short, stable label for metrics and logs (`bad_credentials`, ...).
+    pub fn label(&self) -> &'static str {
+        self.kind.label()
+    }
+
+    /// The HTTP status Confluence answered, when the failure was an answer.
+    pub fn status(&self) -> Option<u16> {
+        match &*self.kind {
+            ErrorKind::Unauthorized { .. } => Some(401),
+            ErrorKind::Forbidden { status, .. }
+            | ErrorKind::Rejected { status, .. }
+            | ErrorKind::Server { status, .. }
+            | ErrorKind::Undecodable { status, .. } => Some(*status),
+            ErrorKind::NotFound { .. } => Some(404),
+            ErrorKind::Conflict { .. } => Some(409),
+            ErrorKind::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+}
+
+/// The failure itself. Each message ends with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    #[error(
+        "bad credentials: {reason}; check the tenant's `token` (a personal access token that is \
+         neither expired nor revoked) or `username`/`password`. After repeated failed logins \
+         Confluence demands a CAPTCHA and refuses basic auth until someone logs in through the browser"
+    )]
+    BadCredentials { reason: String },
+
+    #[error(
+        "{method} {route} answered 401 (not authenticated){message}; the credentials were \
+         rejected, or the account lacks the admin rights this endpoint needs (Confluence 8.5.16+ \
+         answers 401 to non-admins reading group members). Run `confluence-hub check`"
+    )]
+    Unauthorized {
+        method: &'static str,
+        route: &'static str,
+        message: String,
+    },
+
+    #[error(
+        "{method} {route} was refused ({status}){message}; give the account Confluence \
+         administrator rights (space permissions also need space admin on every space)"
+    )]
+    Forbidden {
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        message: String,
+    },
+
+    #[error(
+        "{method} {route}: not found{message}; check that the user, group or space exists, and \
+         that base_url includes any context path such as /confluence"
+    )]
+    NotFound {
+        method: &'static str,
+        route: &'static str,
+        message: String,
+    },
+
+    #[error("{method} {route}: already exists{message}")]
+    Conflict {
+        method: &'static str,
+        route: &'static str,
+        message: String,
+    },
+
+    #[error("{method} {route} was rejected ({status}){message}; {advice}")]
+    Rejected {
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        message: String,
+        advice: &'static str,
+    },
+
+    #[error(
+        "{method} {route} was still rate limited after {attempts} attempt(s) (the server asked \
+         to wait {wait:?}); lower requests_per_second and burst for this tenant, or ask the \
+         Confluence admin for a rate-limit exemption for the sync account"
+    )]
+    RateLimited {
+        method: &'static str,
+        route: &'static str,
+        attempts: u32,
+        wait: Duration,
+    },
+
+    #[error(
+        "{method} {route} failed with {status} after {attempts} attempt(s){hint}; check the \
+         Confluence node and any proxy in front of it, then retry"
+    )]
+    Server {
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        attempts: u32,
+        hint: &'static str,
+    },
+
+    #[error(
+        "cannot reach Confluence ({method} {route}) after {attempts} attempt(s): {detail}; check \
+         base_url, DNS, firewalls and TLS trust (ca_file for an internal CA)"
+    )]
+    Transport {
+        method: &'static str,
+        route: &'static str,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error(
+        "{method} {route} timed out after {attempts} attempt(s) of {timeout:?} each; raise \
+         request_timeout or lower page_size for this tenant"
+    )]
+    Timeout {
+        method: &'static str,
+        route: &'static str,
+        attempts: u32,
+        timeout: Duration,
+    },
+
+    #[error("{method} {route} answered {status} with {what}; {advice}")]
+    Undecodable {
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        what: String,
+        advice: &'static str,
+    },
+
+    #[error(
+        "JSON-RPC {method} failed: {message}; check the account's permissions on that space or \
+         group and the Confluence log"
+    )]
+    JsonRpc {
+        method: &'static str,
+        message: String,
+    },
+
+    #[error("Confluence answered `false` to JSON-RPC {method}; check the Confluence log")]
+    Refused { method: &'static str },
+
+    #[error(
+        "the Remote API (JSON-RPC) is not available ({status}); this tenant needs it for \
+         {needed_for}: enable Administration > General Configuration > Further Configuration > \
+         Remote API (XML-RPC & SOAP), or check the credentials"
+    )]
+    RemoteApiDisabled {
+        status: u16,
+        needed_for: &'static str,
+    },
+
+    #[error(
+        "`{name}` contains `/` or `\\`, which Confluence {version} cannot take in a URL path and \
+         offers no query-parameter endpoint for; read its members per user \
+         (/rest/api/user/memberof), rename it, or upgrade to Confluence 10"
+    )]
+    NameNotAddressable {
+        name: String,
+        version: ConfluenceVersion,
+    },
+
+    #[error("Confluence {version} has no {what}; upgrade to {needs} or later")]
+    Unsupported {
+        what: &'static str,
+        version: ConfluenceVersion,
+        needs: &'static str,
+    },
+
+    #[error(
+        "{method} {route} answered {status} with a redirect{location}; set base_url to the \
+         address Confluence is served from (scheme, host and context path)"
+    )]
+    Redirected {
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        location: String,
+    },
+
+    #[error("cannot build the HTTP client: {detail}")]
+    Setup { detail: String },
+}
+
+impl ErrorKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::BadCredentials { .. } => "bad_credentials",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::Rejected { .. } => "rejected",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Server { .. } => "server_error",
+            Self::Transport { .. } => "transport",
+            Self::Timeout { .. } => "timeout",
+            Self::Undecodable { .. } => "undecodable",
+            Self::JsonRpc { .. } => "json_rpc",
+            Self::Refused { .. } => "refused",
+            Self::RemoteApiDisabled { .. } => "remote_api_disabled",
+            Self::NameNotAddressable { .. } => "name_not_addressable",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Redirected { .. } => "redirected",
+            Self::Setup { .. } => "setup",
+        }
+    }
+}
+
+/// Formats a server-provided message as a `: message` suffix (empty when none).
+pub(crate) fn message_suffix(message: Option<String>) -> String {
+    match message {
+        Some(text) if !text.trim().is_empty() => format!(": {}", text.trim()),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_tenant_and_what_to_do() {
+        let err = ConfluenceError::new(
+            "beta",
+            ErrorKind::BadCredentials {
+                reason: "the token authenticates as anonymous".into(),
+            },
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("tenant `beta`: bad credentials: the token"),
+            "{text}"
+        );
+        assert!(text.contains("check the tenant's `token`"), "{text}");
+        assert_eq!(err.label(), "bad_credentials");
+    }
+
+    #[test]
+    fn error_stays_small_enough_to_return_cheaply() {
+        assert!(std::mem::size_of::<ConfluenceError>() <= 32);
+    }
+}

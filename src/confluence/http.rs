@@ -1,0 +1,148 @@
+//! Building the tenant's HTTP client: rustls with the ring provider, an
+//! optional extra CA, the request timeout and the `Authorization` header
+//! (marked sensitive so it never reaches a log).
+
+use std::sync::Once;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+
+use super::error::{ConfluenceError, ErrorKind};
+use super::settings::{Auth, ClientSettings};
+
+/// Connecting should never take as long as a slow page; cap it separately.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+static CRYPTO_PROVIDER: Once = Once::new();
+
+/// Installs rustls' ring provider as the process default, once. reqwest is
+/// built with `rustls-no-provider`, so every process must do this before its
+/// first `reqwest::Client`; anything that builds one calls this first.
+pub fn install_crypto_provider() {
+    CRYPTO_PROVIDER.call_once(|| {
+        // An error means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The reqwest client for one tenant.
+pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, ConfluenceError> {
+    install_crypto_provider();
+    let setup =
+        |detail: String| ConfluenceError::new(&settings.tenant, ErrorKind::Setup { detail });
+
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(AUTHORIZATION, authorization(&settings.auth).map_err(setup)?);
+
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("confluence-hub/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout.min(MAX_CONNECT_TIMEOUT))
+        // A redirect is almost always a wrong base_url (http -> https, a
+        // missing context path, a login page); following it would hide that,
+        // so it surfaces as an error that says so.
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(settings.max_in_flight.max(1));
+    if let Some(pem) = &settings.ca_pem {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|err| setup(format!("ca_file holds no usable PEM certificate: {err}")))?;
+        if certificates.is_empty() {
+            return Err(setup("ca_file holds no PEM certificate".to_owned()));
+        }
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder
+        .build()
+        .map_err(|err| setup(err.without_url().to_string()))
+}
+
+fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
+    let value = match auth {
+        Auth::Token(token) => format!("Bearer {}", token.expose()),
+        Auth::Basic { username, password } => {
+            let pair = format!("{username}:{}", password.expose());
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        }
+    };
+    let mut header = HeaderValue::from_str(&value).map_err(|_| {
+        "the token or password contains characters that cannot travel in an HTTP header \
+         (control characters or line breaks); check the secret's file or variable"
+            .to_owned()
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::confluence::settings::RetryPolicy;
+    use crate::secret::Secret;
+
+    /// A self-signed test CA (`openssl req -x509 -newkey ec`), no key kept.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBmTCCAT+gAwIBAgIUFs6/ZZeafdY0eBFCCyHYfIm8DfYwCgYIKoZIzj0EAwIw\n\
+ITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIgdGVzdCBDQTAgFw0yNjExMjYyMzQy\n\
+MzZaGA8yMTI2MTEwMjIzNDIzNlowITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIg\n\
+dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHapefvg32VzXWiGKSXV\n\
+JPNKpOJ4S874q3UN04AoXKIEScbVM2pwOvnotPWith09gRyenutHDctSwVZCHo0M\n\
+NcWjUzBRMB0GA1UdDgQWBBT9Zomq0sCRfog2LAMz9nVzYImNkTAfBgNVHSMEGDAW\n\
+gBT9Zomq0sCRfog2LAMz9nVzYImNkTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n\
+BAMCA0gAMEUCIQCIqEFghB0ukgottkUkqHtgmlF2FEe05S0holqgz8V/PgIgYQOx\n\
+eH8WLkldomYbCajobUnKNZ/jDW8y8VxFKIQJwzI=\n\
+-----END CERTIFICATE-----\n";
+
+    fn settings(ca_pem: Option<&str>) -> ClientSettings {
+        ClientSettings {
+            tenant: "acme".into(),
+            base_url: "https://confluence.acme.example".parse().unwrap(),
+            auth: Auth::Token(Secret::new("t".into())),
+            ca_pem: ca_pem.map(|pem| pem.as_bytes().to_vec()),
+            request_timeout: Duration::from_secs(5),
+            requests_per_second: 10.0,
+            burst: 20,
+            max_in_flight: 4,
+            page_size: 200,
+            version: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    #[test]
+    fn an_extra_ca_is_trusted_and_a_bad_one_is_refused() {
+        assert!(build_client(&settings(Some(TEST_CA))).is_ok());
+        assert!(build_client(&settings(None)).is_ok());
+        for bad in [
+            "not a certificate",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = build_client(&settings(Some(bad))).unwrap_err();
+            assert_eq!(err.label(), "setup", "{err}");
+            assert!(err.to_string().contains("ca_file"), "{err}");
+        }
+    }
+
+    #[test]
+    fn basic_auth_is_base64_of_username_and_password() {
+        let auth = Auth::Basic {
+            username: "admin".into(),
+            password: Secret::new("s3cret!".into()),
+        };
+        let header = authorization(&auth).unwrap();
+        assert_eq!(header.to_str().unwrap(), "Basic YWRtaW46czNjcmV0IQ==");
+        assert!(header.is_sensitive());
+        assert_eq!(format!("{header:?}"), "Sensitive");
+    }
+
+    #[test]
+    fn a_token_with_a_line_break_is_refused_without_echoing_it() {
+        let err = authorization(&Auth::Token(Secret::new("abc\ndef".into()))).unwrap_err();
+        assert!(!err.contains("abc"), "{err}");
+    }
+}

@@ -1,0 +1,82 @@
+//! Per-client counters (shared by every clone of one tenant's client), read
+//! as a snapshot for the sync summary and `/status`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A point-in-time copy of a client's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests sent, retries included.
+    pub requests: u64,
+    /// `429 Too Many Requests` answers received.
+    pub rate_limited: u64,
+    /// Attempts that were retried after a transient failure.
+    pub retries: u64,
+    /// Time requests spent waiting on the local limiter and server pauses.
+    pub rate_limit_wait: Duration,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+    rate_limit_wait_micros: AtomicU64,
+}
+
+impl Counters {
+    pub fn request_sent(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn waited(&self, wait: Duration) {
+        let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.rate_limit_wait_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> ClientStats {
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            rate_limit_wait: Duration::from_micros(
+                self.rate_limit_wait_micros.load(Ordering::Relaxed),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_reflects_every_counter() {
+        let counters = Counters::default();
+        counters.request_sent();
+        counters.request_sent();
+        counters.rate_limited();
+        counters.retried();
+        counters.waited(Duration::from_millis(250));
+        counters.waited(Duration::from_millis(250));
+        assert_eq!(
+            counters.snapshot(),
+            ClientStats {
+                requests: 2,
+                rate_limited: 1,
+                retries: 1,
+                rate_limit_wait: Duration::from_millis(500)
+            }
+        );
+    }
+}

@@ -11,7 +11,7 @@ mod sync;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::config::CONFIG_ENV;
 
@@ -37,11 +37,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Console,
-}
+pub use crate::telemetry::LogFormat;
 
 /// `--config FILE`, or the file named by `CONFLUENCE_HUB_CONFIG`.
 #[derive(Debug, clap::Args)]
@@ -76,6 +72,17 @@ pub enum SimCommand {
     Confluence(crate::sim::confluence::CliArgs),
     /// A ConductorOne simulator (token endpoint + BatonService over TLS).
     Conductorone(crate::sim::conductorone::CliArgs),
+}
+
+/// Loads and validates the config; on failure prints every problem on its
+/// own line (file, line, tenant, key) and returns an error naming the file.
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<crate::config::HubConfig> {
+    crate::config::HubConfig::load(path).map_err(|err| {
+        for problem in err.problems() {
+            eprintln!("config error: {problem}");
+        }
+        anyhow::anyhow!("{} is not a valid config", path.display())
+    })
 }
 
 /// Runs the parsed command line and maps the outcome to a process exit code.

@@ -1,8 +1,9 @@
-//! `confluence-hub run`.
+//! `confluence-hub run --config FILE`: the long-running hub.
 
 use std::process::ExitCode;
 
 use super::LogFormat;
+use crate::telemetry::TelemetryOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -10,6 +11,9 @@ pub struct RunArgs {
     pub config: super::ConfigArg,
 }
 
-pub fn run(_args: RunArgs, _log_format: LogFormat, _log_level: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`run` is not built yet")
+pub fn run(args: RunArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
+    crate::hub::runtime::run(
+        &args.config.config,
+        TelemetryOptions::new(log_format, log_level),
+    )
 }

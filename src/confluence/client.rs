@@ -255,14 +255,14 @@ impl ConfluenceClient {
         )
     }
 
-    /// Members of `groups` found by asking each of `users` which groups it
+    /// Members of `groups` found by asking each user (by key) which groups it
     /// belongs to: the fallback for group names no endpoint can address.
     /// Every requested group is in the answer, with its members' user keys
     /// sorted. Costs one or more requests per user.
     pub async fn group_members_via_users(
         &self,
         groups: &[String],
-        users: &[User],
+        user_keys: &[String],
     ) -> Result<BTreeMap<String, Vec<String>>, ConfluenceError> {
         let wanted: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
         let mut members: BTreeMap<String, Vec<String>> = groups
@@ -272,21 +272,21 @@ impl ConfluenceClient {
         if wanted.is_empty() {
             return Ok(members);
         }
-        let user_keys: Vec<String> = users.iter().map(|user| user.user_key.clone()).collect();
-        let memberships: Vec<(String, Vec<Group>)> = futures::stream::iter(user_keys)
-            .map(|user_key| {
-                let client = self.clone();
-                async move {
-                    let groups = client
-                        .user_groups(&UserRef::by_key(user_key.clone()))
-                        .collect_all()
-                        .await?;
-                    Ok::<_, ConfluenceError>((user_key, groups))
-                }
-            })
-            .buffer_unordered(self.inner.max_in_flight)
-            .try_collect()
-            .await?;
+        let memberships: Vec<(String, Vec<Group>)> =
+            futures::stream::iter(user_keys.iter().cloned())
+                .map(|user_key| {
+                    let client = self.clone();
+                    async move {
+                        let groups = client
+                            .user_groups(&UserRef::by_key(user_key.clone()))
+                            .collect_all()
+                            .await?;
+                        Ok::<_, ConfluenceError>((user_key, groups))
+                    }
+                })
+                .buffer_unordered(self.inner.max_in_flight)
+                .try_collect()
+                .await?;
         for (user_key, groups) in memberships {
             for group in groups {
                 if wanted.contains(group.name.as_str())

@@ -17,6 +17,18 @@ pub struct ClientStats {
     pub rate_limit_wait: Duration,
 }
 
+impl ClientStats {
+    /// What happened between `earlier` and this snapshot.
+    pub fn since(&self, earlier: &ClientStats) -> ClientStats {
+        ClientStats {
+            requests: self.requests.saturating_sub(earlier.requests),
+            rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
+            retries: self.retries.saturating_sub(earlier.retries),
+            rate_limit_wait: self.rate_limit_wait.saturating_sub(earlier.rate_limit_wait),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     requests: AtomicU64,

@@ -20,7 +20,6 @@ use prost::Name;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-
 /// A fresh directory, removed with everything in it on drop.
 struct TestDir(PathBuf);
 

@@ -261,7 +261,6 @@ async fn write_c1z(
     Ok(SyncedFile { path: done })
 }
 
-
 // ----- simulator and runner plumbing -----
 
 struct TestTenant {

@@ -134,8 +134,9 @@ async fn walk(client: &ConfluenceClient) -> Result<Walked, ConfluenceError> {
             unaddressable.push(group.clone());
         }
     }
+    let user_keys: Vec<String> = walked.users.iter().map(|u| u.user_key.clone()).collect();
     let via_users = client
-        .group_members_via_users(&unaddressable, &walked.users)
+        .group_members_via_users(&unaddressable, &user_keys)
         .await?;
     for (group, keys) in via_users {
         walked

@@ -1,0 +1,202 @@
+//! `confluence-hub run`: builds the control-plane runtime (admin HTTP,
+//! signals, config watching, telemetry export) and the actix system with the
+//! Supervisor, and ties them together. Reload and shutdown requests cross
+//! from the control plane to the Supervisor as messages.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use sha2::{Digest, Sha256};
+
+use super::shard;
+use super::status::StatusBoard;
+use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor};
+use crate::admin::{self, AdminState};
+use crate::config::HubConfig;
+use crate::telemetry::{self, TelemetryOptions};
+
+/// Runs the hub until SIGTERM or SIGINT; exit code 0 after a graceful stop.
+pub fn run(config_path: &Path, logging: TelemetryOptions) -> anyhow::Result<ExitCode> {
+    let config = match HubConfig::load(config_path) {
+        Ok(config) => config,
+        Err(err) => {
+            for problem in err.problems() {
+                eprintln!("config error: {problem}");
+            }
+            anyhow::bail!(
+                "{} is not a valid config; nothing was started",
+                config_path.display()
+            );
+        }
+    };
+    let telemetry = telemetry::init(logging.with_settings(&config.telemetry))?;
+    // The control plane (admin HTTP, signals, config watching) shares the
+    // telemetry runtime: never an actix arbiter.
+    let control = telemetry.runtime();
+    let ordinal = shard::current_ordinal(config.sharding.replicas)?;
+    let board = StatusBoard::new(ordinal, config.sharding.replicas);
+    let listener = control.block_on(admin::bind(config.hub.admin_listen))?;
+    std::fs::create_dir_all(&config.hub.data_dir).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot create data_dir {}: {err}; point hub.data_dir at a writable directory",
+            config.hub.data_dir.display()
+        )
+    })?;
+    super::supervisor::remove_temp_files(&config.hub.data_dir);
+    tracing::info!(
+        admin = %config.hub.admin_listen,
+        data_dir = %config.hub.data_dir.display(),
+        "starting confluence-hub"
+    );
+
+    let shutdown_grace = config.hub.shutdown_grace;
+    let watch_every = config.hub.watch_config;
+    let config_path = config_path.to_owned();
+    let system = actix::System::new();
+    let (supervisor, system_handle) = system.block_on(async {
+        let supervisor = actix::Actor::start(Supervisor::new(config, ordinal, board.clone()));
+        (supervisor, actix::System::current())
+    });
+
+    let reloader = Reloader {
+        path: config_path,
+        supervisor: supervisor.clone(),
+    };
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_state = AdminState {
+        board,
+        metrics: {
+            let metrics = telemetry.metrics();
+            Arc::new(move || metrics.render())
+        },
+        reload: Arc::new({
+            let reloader = reloader.clone();
+            move || {
+                let reloader = reloader.clone();
+                Box::pin(async move { reloader.reload().await })
+            }
+        }),
+    };
+    control.spawn(async move {
+        let shutdown = async {
+            let _ = admin_stopped.await;
+        };
+        if let Err(err) = admin::serve(listener, admin_state, shutdown).await {
+            tracing::error!(error = %err, "admin endpoint failed");
+        }
+    });
+    control.spawn(signals(
+        reloader.clone(),
+        supervisor.clone(),
+        system_handle,
+        shutdown_grace,
+    ));
+    if let Some(every) = watch_every.filter(|every| !every.is_zero()) {
+        control.spawn(watch_config(reloader, every));
+    }
+
+    system.run()?;
+    let _ = stop_admin.send(());
+    if let Err(err) = telemetry.shutdown(telemetry::DEFAULT_SHUTDOWN_TIMEOUT) {
+        eprintln!("warning: telemetry did not flush cleanly: {err}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the config off the actor threads and hands it to the Supervisor.
+#[derive(Clone)]
+struct Reloader {
+    path: PathBuf,
+    supervisor: Addr<Supervisor>,
+}
+
+impl Reloader {
+    async fn reload(&self) -> Result<serde_json::Value, String> {
+        let path = self.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || HubConfig::load(&path))
+            .await
+            .map_err(|err| format!("config loader failed: {err}"))?;
+        match loaded {
+            Ok(config) => {
+                let report = self
+                    .supervisor
+                    .send(ApplyConfig(Box::new(config)))
+                    .await
+                    .map_err(|err| format!("the supervisor is not running: {err}"))??;
+                serde_json::to_value(report).map_err(|err| err.to_string())
+            }
+            Err(err) => {
+                let message = err.to_string();
+                self.supervisor.do_send(RejectConfig(err));
+                Err(message)
+            }
+        }
+    }
+}
+
+/// Time allowed after the grace period for cancelled syncs to clean up.
+const CLEANUP_MARGIN: Duration = Duration::from_secs(15);
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop gracefully (a second one stops now).
+async fn signals(
+    reloader: Reloader,
+    supervisor: Addr<Supervisor>,
+    system: actix::System,
+    grace: Duration,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the hub with SIGKILL");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading config");
+                let _ = reloader.reload().await;
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!(?grace, "stopping: in-flight syncs get the grace period");
+    let stopped = supervisor.send(Shutdown { grace });
+    tokio::select! {
+        _ = stopped => {}
+        () = tokio::time::sleep(grace + CLEANUP_MARGIN) => {
+            tracing::error!("tenants did not stop within the grace period; exiting anyway");
+        }
+        _ = terminate.recv() => tracing::warn!("second signal: stopping now"),
+        _ = interrupt.recv() => tracing::warn!("second signal: stopping now"),
+    }
+    system.stop();
+}
+
+/// Reloads when the config file's content changes: Kubernetes rewrites a
+/// mounted ConfigMap but sends no SIGHUP.
+async fn watch_config(reloader: Reloader, every: Duration) {
+    let digest = |path: &Path| std::fs::read(path).ok().map(|bytes| Sha256::digest(bytes));
+    let mut last = digest(&reloader.path);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let path = reloader.path.clone();
+        let current = tokio::task::spawn_blocking(move || digest(&path))
+            .await
+            .ok()
+            .flatten();
+        if current.is_some() && current != last {
+            tracing::info!(path = %reloader.path.display(), "config file changed: reloading");
+            last = current;
+            let _ = reloader.reload().await;
+        }
+    }
+}

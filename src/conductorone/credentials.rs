@@ -152,10 +152,16 @@ impl ClientCredentials {
     /// RFC 7638 thumbprint of the secret's public key, hex SHA-256: the key id
     /// ConductorOne puts in `EncryptedData.key_ids` for this connector.
     pub fn thumbprint(&self) -> String {
-        // RFC 7638: the required members only, lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, self.public_x);
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        ed25519_jwk_thumbprint(&self.public_x)
     }
+}
+
+/// RFC 7638 thumbprint, hex SHA-256, of the Ed25519 JWK whose `x` is given
+/// (base64url, as in the JWK): the key id Baton uses for such keys.
+pub(crate) fn ed25519_jwk_thumbprint(x: &str) -> String {
+    // RFC 7638: the required members only, lexicographic order, no whitespace.
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 impl fmt::Debug for ClientCredentials {

@@ -1,13 +1,14 @@
 //! The `ConnectorMetadata` a tenant publishes in Hello: name, description, a
 //! link to its Confluence, and capabilities per resource type and
-//! connector-wide. Provisioning adds its capabilities, the account creation
-//! schema and credential details on top of what this builds.
+//! connector-wide, and account creation (credential options and the profile
+//! schema). `provision::connector_metadata` decides what one tenant offers.
 
 use std::collections::BTreeSet;
 
 use crate::baton::model::{external_link, resource_types};
 use crate::baton::pb::c1::connector::v2::{
-    Capability, ConnectorCapabilities, ConnectorMetadata, ResourceTypeCapability,
+    Capability, ConnectorAccountCreationSchema, ConnectorCapabilities, ConnectorMetadata,
+    CredentialDetails, CredentialDetailsAccountProvisioning, ResourceTypeCapability,
 };
 
 pub const DISPLAY_NAME: &str = "Confluence Data Center";
@@ -53,6 +54,28 @@ pub fn connector_metadata(
     }
 }
 
+/// Adds account creation, as the Go builder does for a connector with an
+/// account manager: `CAPABILITY_ACCOUNT_PROVISIONING` connector-wide, the
+/// credential options ConductorOne may ask for, and the profile schema it must
+/// fill in `AccountInfo.profile`.
+pub fn with_account_creation(
+    mut metadata: ConnectorMetadata,
+    credential_options: CredentialDetailsAccountProvisioning,
+    schema: ConnectorAccountCreationSchema,
+) -> ConnectorMetadata {
+    let capabilities = metadata.capabilities.get_or_insert_with(Default::default);
+    let wide = &mut capabilities.connector_capabilities;
+    wide.push(Capability::AccountProvisioning as i32);
+    wide.sort_unstable();
+    wide.dedup();
+    capabilities.credential_details = Some(CredentialDetails {
+        capability_account_provisioning: Some(credential_options),
+        capability_credential_rotation: None,
+    });
+    metadata.account_creation_schema = Some(schema);
+    metadata
+}
+
 fn type_id(entry: &ResourceTypeCapability) -> &str {
     entry
         .resource_type
@@ -94,5 +117,41 @@ mod tests {
             capabilities.connector_capabilities,
             [Capability::Provision as i32, Capability::Sync as i32]
         );
+    }
+
+    #[test]
+    fn account_creation_adds_the_capability_once_and_in_order() {
+        use crate::baton::pb::c1::connector::v2::CapabilityDetailCredentialOption as Option_;
+
+        let metadata = connector_metadata("https://wiki.acme.example", sync_capabilities());
+        let details = CredentialDetailsAccountProvisioning {
+            supported_credential_options: vec![Option_::NoPassword as i32],
+            preferred_credential_option: Option_::NoPassword as i32,
+        };
+        let metadata = with_account_creation(
+            metadata,
+            details.clone(),
+            ConnectorAccountCreationSchema::default(),
+        );
+        let metadata =
+            with_account_creation(metadata, details, ConnectorAccountCreationSchema::default());
+        let capabilities = metadata.capabilities.unwrap();
+        assert_eq!(
+            capabilities.connector_capabilities,
+            [
+                Capability::Sync as i32,
+                Capability::AccountProvisioning as i32
+            ]
+        );
+        let offered = capabilities
+            .credential_details
+            .unwrap()
+            .capability_account_provisioning
+            .unwrap();
+        assert_eq!(
+            offered.preferred_credential_option,
+            Option_::NoPassword as i32
+        );
+        assert!(metadata.account_creation_schema.is_some());
     }
 }

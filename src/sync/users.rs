@@ -29,9 +29,11 @@ pub async fn fetch(context: &SyncContext) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Every listed user has a username; one without (a `type: unknown` key
-/// that leaked into the listing) cannot log in and is not an account.
-fn record(user: &User) -> Option<UserRecord> {
+/// The user resource record of a Confluence user (provisioning returns the
+/// same for a created account). Every listed user has a username; one without
+/// (a `type: unknown` key that leaked into the listing) cannot log in and is
+/// not an account.
+pub fn record(user: &User) -> Option<UserRecord> {
     let username = user.username.clone().filter(|name| !name.is_empty())?;
     Some(UserRecord {
         user_key: user.user_key.clone(),

@@ -5,6 +5,7 @@ mod c1z;
 mod conductorone;
 mod confluence_client;
 mod example_config;
+mod provisioning;
 mod sim_confluence;
 mod support;
 mod telemetry;

@@ -43,6 +43,12 @@ use crate::conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask
 use crate::config::TenantConfig;
 use crate::confluence::ConfluenceClient;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Grant,
+    Revoke,
+}
+
 /// Carries out one tenant's provisioning tasks. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Provisioner {
@@ -82,23 +88,7 @@ impl Provisioner {
             let target = self.target(task.entitlement.as_ref())?;
             let principal = principal::parse(task.principal.as_ref())
                 .map_err(|err| self.principal_error(err))?;
-            let done = match (&target, &principal) {
-                (Target::GroupMembership { group }, Principal::User { user_key }) => {
-                    membership::grant(&self.client, group, user_key).await?
-                }
-                (Target::GroupMembership { group }, Principal::Group { name }) => {
-                    return Err(self.group_member_must_be_user(group, name));
-                }
-                (
-                    Target::SpacePermission {
-                        space_key,
-                        permission,
-                    },
-                    principal,
-                ) => {
-                    space_permission::grant(&self.client, space_key, *permission, principal).await?
-                }
-            };
+            let done = self.apply(Change::Grant, &target, &principal).await?;
             let annotations = match done {
                 Done::Changed => Vec::new(),
                 Done::AlreadyDone => vec![annotation(&GrantAlreadyExists {})],
@@ -144,24 +134,7 @@ impl Provisioner {
                 .unwrap_or_default();
             let principal = principal::of_grant(&grant, entitlement_id)
                 .map_err(|err| self.principal_error(err))?;
-            let done = match (&target, &principal) {
-                (Target::GroupMembership { group }, Principal::User { user_key }) => {
-                    membership::revoke(&self.client, group, user_key).await?
-                }
-                (Target::GroupMembership { group }, Principal::Group { name }) => {
-                    return Err(self.group_member_must_be_user(group, name));
-                }
-                (
-                    Target::SpacePermission {
-                        space_key,
-                        permission,
-                    },
-                    principal,
-                ) => {
-                    space_permission::revoke(&self.client, space_key, *permission, principal)
-                        .await?
-                }
-            };
+            let done = self.apply(Change::Revoke, &target, &principal).await?;
             let annotations = match done {
                 Done::Changed => Vec::new(),
                 Done::AlreadyDone => vec![annotation(&GrantAlreadyRevoked {})],
@@ -237,6 +210,38 @@ impl Provisioner {
         }
         .await;
         call.record(result)
+    }
+
+    /// Grants or revokes `target` for `principal`, whichever API it takes.
+    async fn apply(
+        &self,
+        change: Change,
+        target: &Target,
+        principal: &Principal,
+    ) -> Result<Done, TaskError> {
+        match (target, principal) {
+            (Target::GroupMembership { group }, Principal::User { user_key }) => match change {
+                Change::Grant => membership::grant(&self.client, group, user_key).await,
+                Change::Revoke => membership::revoke(&self.client, group, user_key).await,
+            },
+            (Target::GroupMembership { group }, Principal::Group { name }) => {
+                Err(self.group_member_must_be_user(group, name))
+            }
+            (
+                Target::SpacePermission {
+                    space_key,
+                    permission,
+                },
+                principal,
+            ) => match change {
+                Change::Grant => {
+                    space_permission::grant(&self.client, space_key, *permission, principal).await
+                }
+                Change::Revoke => {
+                    space_permission::revoke(&self.client, space_key, *permission, principal).await
+                }
+            },
+        }
     }
 
     fn call<'a>(

@@ -1,7 +1,7 @@
 //! One log line and one metric per provisioning call: tenant, task id,
 //! operation, entitlement and principal (ids only, never secrets), and how it
-//! ended. Metric outcomes: `success`, `no_op` (already as asked), `refused`
-//! (the tenant's gate) and `failed`.
+//! ended. Outcomes, spelled as in the other metrics: `ok`, `no_op` (already as
+//! asked), `refused` (the tenant's gate) and `error`.
 
 use crate::conductorone::TaskError;
 use crate::telemetry::metrics;
@@ -54,7 +54,7 @@ impl Call<'_> {
         match &result {
             Ok((_, done)) => {
                 let outcome = match done {
-                    Done::Changed => "success",
+                    Done::Changed => "ok",
                     Done::AlreadyDone => "no_op",
                 };
                 tracing::info!(%tenant, %task_id, operation, %entitlement, %principal, outcome, "provisioning done");
@@ -62,10 +62,10 @@ impl Call<'_> {
             }
             Err(error) => {
                 tracing::warn!(
-                    %tenant, %task_id, operation, %entitlement, %principal, outcome = "failed",
+                    %tenant, %task_id, operation, %entitlement, %principal, outcome = "error",
                     code = ?error.code(), error = %error.message(), "provisioning failed"
                 );
-                metrics::provisioning(tenant, operation, "failed");
+                metrics::provisioning(tenant, operation, "error");
             }
         }
         result.map(|(value, _)| value)

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -760,6 +761,43 @@ fn a_slash_group_membership_without_the_remote_api_fails_with_the_reason() {
     }
 }
 
+/// Space permissions for such a group also travel over JSON-RPC on the REST
+/// versions, and the read before the write still sees what the group holds.
+#[test]
+fn a_space_permission_for_a_slash_group_goes_through_json_rpc_on_rest_versions() {
+    for version in [SimVersion::V9_2, SimVersion::V10_2] {
+        let sim = start(options(version));
+        let tenant = admin_tenant(&sim, Deprovisioning::Off);
+        let provisioner = provisioner(&tenant);
+        let runtime = Runtime::new();
+        let group = principal(ResourceKind::Group, SLASH_GROUP);
+        let entitlement = space_permission(SpacePermission::AddComment);
+        for expect_new in [true, false] {
+            let task = grant_task(entitlement.clone(), group.clone());
+            let response = runtime
+                .run(provisioner.grant("slash", task))
+                .unwrap_or_else(|err| panic!("{version}: {err}"));
+            assert_eq!(
+                has_annotation::<GrantAlreadyExists>(&response.annotations),
+                !expect_new,
+                "{version}"
+            );
+        }
+        let mutations = sim.mutations();
+        let [mutation] = mutations.as_slice() else {
+            panic!("{version}: one grant, then nothing: {mutations:#?}");
+        };
+        assert_eq!(
+            (mutation.api, mutation.route.as_str()),
+            (Api::JsonRpc, "addPermissionsToSpace")
+        );
+        assert!(
+            permission_rows(&sim.dataset())
+                .contains(&(format!("group:{SLASH_GROUP}"), "COMMENT".to_owned()))
+        );
+    }
+}
+
 // ---------- account creation ----------
 
 fn no_password() -> CredentialOptions {
@@ -981,6 +1019,86 @@ fn a_random_password_is_set_and_returned_only_sealed_to_each_key() {
             ),
             "{version}"
         );
+    }
+}
+
+/// Captures what the tracing subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("the log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything runs on this thread, so the thread-local subscriber sees every
+/// event of every crate, at TRACE.
+#[test]
+fn provisioning_logs_name_the_task_and_ids_and_never_the_password() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = start(options(SimVersion::V10_2));
+    let tenant = admin_tenant(&sim, Deprovisioning::Off);
+    let provisioner = provisioner(&tenant);
+    let runtime = Runtime::new();
+    let mut task = account_task("logged", random_password(32, &[]));
+    task.encryption_configs = vec![encryption_config([41; 32]).0];
+    runtime
+        .run(provisioner.create_account("task-create-1", task))
+        .expect("created");
+    let entitlement = space_permission(SpacePermission::View);
+    let grant = grant_task(entitlement.clone(), principal(ResourceKind::User, JDOE_KEY));
+    runtime
+        .run(provisioner.grant("task-grant-2", grant))
+        .expect("granted");
+
+    let password = sim
+        .dataset()
+        .users
+        .into_iter()
+        .find(|user| user.username == "logged")
+        .and_then(|user| user.password)
+        .expect("a password was set");
+    let text = String::from_utf8(logs.0.lock().expect("the log buffer").clone()).expect("utf-8");
+    assert!(!text.contains(&password), "the password reached the logs");
+    let line = |task_id: &str| {
+        text.lines()
+            .find(|line| line.contains(task_id) && line.contains("provisioning done"))
+            .unwrap_or_else(|| panic!("no log line for {task_id}:\n{text}"))
+            .to_owned()
+    };
+    let created = line("task-create-1");
+    for needle in [
+        "tenant=acme",
+        "operation=\"create_account\"",
+        "login:logged",
+        "outcome=\"ok\"",
+    ] {
+        assert!(created.contains(needle), "{needle} missing: {created}");
+    }
+    let granted = line("task-grant-2");
+    for needle in [
+        "operation=\"grant\"".to_owned(),
+        format!("entitlement={}", entitlement.id),
+        format!("principal=user:{JDOE_KEY}"),
+    ] {
+        assert!(granted.contains(&needle), "{needle} missing: {granted}");
     }
 }
 

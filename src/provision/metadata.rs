@@ -38,7 +38,8 @@ pub fn connector_metadata(tenant: &TenantConfig) -> ConnectorMetadata {
             ..Default::default()
         })
         .collect();
-    let metadata = c1::connector_metadata(tenant.confluence.base_url.as_str(), per_type);
+    let link = tenant.confluence.base_url.as_str().trim_end_matches('/');
+    let metadata = c1::connector_metadata(link, per_type);
     c1::with_account_creation(metadata, credential_options(), account_creation_schema())
 }
 

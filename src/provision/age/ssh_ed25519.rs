@@ -46,7 +46,8 @@ impl Ed25519Recipient {
         let mut ephemeral = [0; 32];
         rng.fill_bytes(&mut ephemeral);
         let share = MontgomeryPoint::mul_base_clamped(ephemeral);
-        // Never all zero: the recipient point has no small-order component we accept.
+        // Never all zero: clamped scalars are multiples of 8, which clears any
+        // torsion, and the point is not of small order.
         let shared = self
             .montgomery
             .mul_clamped(ephemeral)

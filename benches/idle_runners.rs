@@ -50,24 +50,28 @@ impl TaskHandler for IdleHandler {
     }
     fn grant(
         &self,
+        _task_id: &str,
         _: GrantTask,
     ) -> BoxFuture<Result<GrantManagerServiceGrantResponse, TaskError>> {
         refuse()
     }
     fn revoke(
         &self,
+        _task_id: &str,
         _: RevokeTask,
     ) -> BoxFuture<Result<GrantManagerServiceRevokeResponse, TaskError>> {
         refuse()
     }
     fn create_account(
         &self,
+        _task_id: &str,
         _: CreateAccountTask,
     ) -> BoxFuture<Result<CreateAccountResponse, TaskError>> {
         refuse()
     }
     fn delete_resource(
         &self,
+        _task_id: &str,
         _: DeleteResourceTask,
     ) -> BoxFuture<Result<DeleteResourceResponse, TaskError>> {
         refuse()

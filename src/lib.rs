@@ -16,6 +16,7 @@ pub mod cli;
 pub mod conductorone;
 pub mod config;
 pub mod confluence;
+pub mod demo;
 pub mod hub;
 pub mod provision;
 pub mod secret;

@@ -48,7 +48,7 @@ pub fn run(args: SyncArgs, log_format: LogFormat, log_level: &str) -> anyhow::Re
             }
         );
     };
-    let _logging = crate::telemetry::init_cli_logging(log_format, log_level)?;
+    crate::telemetry::init_cli_logging(log_format, log_level)?;
     if let Some(dir) = args.out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;

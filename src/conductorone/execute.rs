@@ -21,7 +21,6 @@ use super::task::{
     BoxFuture, CancelReason, CancellationSignal, Canceller, SyncRequest, SyncedFile, TaskError,
     TaskHandler,
 };
-use super::upload::upload_c1z;
 use crate::baton::model::annotation;
 use crate::baton::pb::c1::connector::v2::ConnectorMetadata;
 use crate::baton::pb::c1::connectorapi::baton::v1::Task;
@@ -90,7 +89,7 @@ pub(crate) fn task_type_name(task: &Task) -> &'static str {
 pub(crate) async fn execute(context: Arc<TaskContext>, task: Task, heartbeat_interval: Duration) {
     let task_type = task_type_name(&task);
     let span = tracing::info_span!(
-        "c1_task",
+        "c1.task",
         tenant = %context.tenant,
         task_id = %task.id,
         task_type,
@@ -109,23 +108,23 @@ pub(crate) async fn execute(context: Arc<TaskContext>, task: Task, heartbeat_int
                 let work = if malformed {
                     None
                 } else {
-                    Some(handler.grant(grant))
+                    Some(handler.grant(id, grant))
                 };
                 provision(&context, id, work, |response| response.annotations.clone()).await
             }
             Some(TaskType::Revoke(revoke)) => {
-                let work = revoke.grant.is_some().then(|| handler.revoke(revoke));
+                let work = revoke.grant.is_some().then(|| handler.revoke(id, revoke));
                 provision(&context, id, work, |response| response.annotations.clone()).await
             }
             Some(TaskType::CreateAccount(create)) => {
-                let work = Some(handler.create_account(create));
+                let work = Some(handler.create_account(id, create));
                 provision(&context, id, work, |response| response.annotations.clone()).await
             }
             Some(TaskType::DeleteResource(delete)) => {
                 let named = delete.resource_id.as_ref().is_some_and(|resource| {
                     !resource.resource_type.is_empty() && !resource.resource.is_empty()
                 });
-                let work = named.then(|| handler.delete_resource(delete));
+                let work = named.then(|| handler.delete_resource(id, delete));
                 provision(&context, id, work, |response| response.annotations.clone()).await
             }
             Some(TaskType::None(_)) | None => {
@@ -272,7 +271,12 @@ async fn sync_and_upload(
     let uploaded = tokio::select! {
         biased;
         reason = stop() => Err(SyncStop::Cancelled(reason)),
-        result = upload_c1z(&context.client, &context.tenant, task_id, &path) => {
+        result = context.handler.upload(
+            context.client.clone(),
+            context.tenant.clone(),
+            task_id.to_owned(),
+            path.clone(),
+        ) => {
             result.map_err(|err| SyncStop::Failed(TaskError::new(err.code(), err.to_string())))
         }
     };

@@ -15,7 +15,7 @@ pub mod runner;
 pub mod settings;
 pub mod status;
 pub mod task;
-mod upload;
+pub mod upload;
 
 pub use credentials::{ClientCredentials, CredentialError};
 pub use runner::{SessionError, TaskRunner};

@@ -77,7 +77,7 @@ impl TaskRunner {
     /// Runs the session until `shutdown` completes (`Ok`) or a permanent
     /// error stops it (`Err`). Neither panics nor affects other tenants.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), SessionError> {
-        let span = tracing::info_span!("c1_session", tenant = %self.settings.tenant);
+        let span = tracing::info_span!("c1.session", tenant = %self.settings.tenant);
         let status = self.status.clone();
         let result = self.session(shutdown).instrument(span.clone()).await;
         status.send_modify(|status| match &result {

@@ -9,6 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use prost_types::Any;
+
+use super::client::BatonClient;
+use super::upload::{UploadError, upload_c1z};
 use tokio::sync::watch;
 
 use crate::baton::pb::c1::connector::v2::{
@@ -36,23 +39,40 @@ pub trait TaskHandler: Send + Sync + 'static {
 
     fn grant(
         &self,
+        task_id: &str,
         task: GrantTask,
     ) -> BoxFuture<Result<GrantManagerServiceGrantResponse, TaskError>>;
 
     fn revoke(
         &self,
+        task_id: &str,
         task: RevokeTask,
     ) -> BoxFuture<Result<GrantManagerServiceRevokeResponse, TaskError>>;
 
     fn create_account(
         &self,
+        task_id: &str,
         task: CreateAccountTask,
     ) -> BoxFuture<Result<CreateAccountResponse, TaskError>>;
 
     fn delete_resource(
         &self,
+        task_id: &str,
         task: DeleteResourceTask,
     ) -> BoxFuture<Result<DeleteResourceResponse, TaskError>>;
+
+    /// Streams a finished c1z to ConductorOne for `task_id` and returns the
+    /// bytes sent. The default uploads directly; the hub routes it through
+    /// the tenant's Uploader actor.
+    fn upload(
+        &self,
+        client: BatonClient,
+        tenant: String,
+        task_id: String,
+        path: PathBuf,
+    ) -> BoxFuture<Result<u64, UploadError>> {
+        Box::pin(async move { upload_c1z(&client, &tenant, &task_id, &path).await })
+    }
 }
 
 /// What a `sync_full` task asks for.

@@ -24,7 +24,7 @@ pub(crate) const CHUNK_SIZE: usize = 512 * 1024;
 const RETRY_DELAYS: [Duration; 2] = [Duration::ZERO, Duration::from_secs(1)];
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum UploadError {
+pub enum UploadError {
     #[error("cannot read the c1z {path}: {source}")]
     Read {
         path: PathBuf,
@@ -35,7 +35,7 @@ pub(crate) enum UploadError {
 }
 
 impl UploadError {
-    pub(crate) fn code(&self) -> tonic::Code {
+    pub fn code(&self) -> tonic::Code {
         match self {
             Self::Read { .. } => tonic::Code::Internal,
             Self::Rejected { source, .. } => source.code(),
@@ -44,13 +44,13 @@ impl UploadError {
 }
 
 /// Uploads `path` for `task_id` and returns the bytes sent.
-pub(crate) async fn upload_c1z(
+pub async fn upload_c1z(
     client: &BatonClient,
     tenant: &str,
     task_id: &str,
     path: &Path,
 ) -> Result<u64, UploadError> {
-    let span = tracing::info_span!("c1_upload", tenant, task_id, bytes = tracing::field::Empty);
+    let span = tracing::info_span!("c1.upload", tenant, task_id, bytes = tracing::field::Empty);
     upload_with_retries(client, tenant, task_id, path)
         .instrument(span)
         .await

@@ -557,6 +557,28 @@ impl Validator<'_> {
         if interval < Duration::from_secs(1) {
             self.problem(line, tenant, "sync_interval", "must be at least 1s".into());
         }
+        let default_retry = RetryPolicy::default();
+        let retry_attempts = settings
+            .retry_attempts
+            .unwrap_or(default_retry.max_attempts);
+        if retry_attempts == 0 {
+            self.problem(
+                line,
+                tenant,
+                "retry_attempts",
+                "must be at least 1 (1 = no retries)".into(),
+            );
+        }
+        let retry = RetryPolicy {
+            max_attempts: retry_attempts.max(1),
+            max_elapsed: self.duration(
+                tenant,
+                "retry_max_elapsed",
+                settings.retry_max_elapsed.as_deref(),
+                default_retry.max_elapsed,
+            ),
+            ..default_retry
+        };
         let request_timeout = self.duration(
             tenant,
             "request_timeout",
@@ -651,7 +673,7 @@ impl Validator<'_> {
                 max_in_flight,
                 page_size,
                 version,
-                retry: RetryPolicy::default(),
+                retry,
             },
             id,
             provisioning: raw.provisioning.unwrap_or(false),

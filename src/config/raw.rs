@@ -54,6 +54,8 @@ pub(super) struct RawSettings {
     pub sync_interval: Option<String>,
     pub request_timeout: Option<String>,
     pub task_concurrency: Option<usize>,
+    pub retry_attempts: Option<u32>,
+    pub retry_max_elapsed: Option<String>,
 }
 
 impl RawSettings {
@@ -68,6 +70,8 @@ impl RawSettings {
             sync_interval: self.sync_interval.or(defaults.sync_interval),
             request_timeout: self.request_timeout.or(defaults.request_timeout),
             task_concurrency: self.task_concurrency.or(defaults.task_concurrency),
+            retry_attempts: self.retry_attempts.or(defaults.retry_attempts),
+            retry_max_elapsed: self.retry_max_elapsed.or(defaults.retry_max_elapsed),
         }
     }
 }
@@ -95,6 +99,8 @@ pub(super) struct RawInstance {
     pub sync_interval: Option<String>,
     pub request_timeout: Option<String>,
     pub task_concurrency: Option<usize>,
+    pub retry_attempts: Option<u32>,
+    pub retry_max_elapsed: Option<String>,
     pub conductorone: Option<RawConductorOne>,
 }
 
@@ -108,6 +114,8 @@ impl RawInstance {
             sync_interval: self.sync_interval.clone(),
             request_timeout: self.request_timeout.clone(),
             task_concurrency: self.task_concurrency,
+            retry_attempts: self.retry_attempts,
+            retry_max_elapsed: self.retry_max_elapsed.clone(),
         }
     }
 }

@@ -88,3 +88,64 @@ impl<A: Actor> Child<A> {
         self.addr.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix::{ActorContext, Context, Handler};
+
+    use super::*;
+
+    struct Fragile;
+
+    impl Actor for Fragile {
+        type Context = Context<Self>;
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Explode;
+
+    impl Handler<Explode> for Fragile {
+        type Result = ();
+
+        fn handle(&mut self, _: Explode, _: &mut Context<Self>) {
+            panic!("a bug in a tenant's actor");
+        }
+    }
+
+    impl Handler<StopChild> for Fragile {
+        type Result = ();
+
+        fn handle(&mut self, _: StopChild, ctx: &mut Context<Self>) {
+            ctx.stop();
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_panicked_child_is_restarted_after_backoff_and_its_neighbours_live_on() {
+        let neighbour = Fragile.start();
+        let mut child = Child::new("fragile", Fragile.start());
+        let dead = child.addr().cloned().unwrap();
+        assert!(
+            dead.send(Explode).await.is_err(),
+            "the panic should close the mailbox"
+        );
+        assert!(child.addr().is_none());
+        assert!(
+            neighbour.connected(),
+            "a panic in one actor stopped another"
+        );
+
+        let now = Instant::now();
+        assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
+        assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
+        let later = now + MAX_RESTART;
+        assert_eq!(
+            child.check(later, || Fragile.start()),
+            ChildCheck::Restarted
+        );
+        assert_eq!(child.restarts(), 1);
+        assert_eq!(child.check(later, || Fragile.start()), ChildCheck::Alive);
+        child.addr().unwrap().send(StopChild).await.unwrap();
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message,
-    ResponseActFuture, WrapFuture, fut,
+    ResponseActFuture, ResponseFuture, WeakAddr, WrapFuture, fut,
 };
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -18,16 +18,23 @@ use tracing::Instrument;
 
 use super::child::{Child, ChildCheck, StopChild};
 use super::fetcher::{Fetch, Fetcher, GroupsFetcher, Phase, SpacesFetcher, UsersFetcher};
+use super::provisioner::{Provision, ProvisionResponse, Provisioner};
 use super::scheduler::Scheduler;
 use super::status::{
     DEGRADED_AFTER_RESTARTS, LastSync, ObjectCounts, StatusBoard, SyncOutcome, TenantState,
     TenantStatus, duration_ms,
 };
+use super::task_loop::{HubTaskHandler, TaskLoop};
+use super::uploader::{Upload, Uploader};
 use super::writer::{AbortWriter, CreateWriter, FinishWriter, PoolSink, WriterPool};
 use crate::baton::model::{self, ResourceKind};
 use crate::c1z::{SyncType, WriterOptions};
+use crate::conductorone::settings::C1Settings;
+use crate::conductorone::task::TaskError;
+use crate::conductorone::upload::{UploadError, upload_c1z};
 use crate::config::TenantConfig;
 use crate::confluence::{ClientStats, ConfluenceClient};
+use crate::provision;
 use crate::sync::{Batch, Directories, Progress, Skipped, SyncContext, SyncError, SyncScope};
 use crate::telemetry::metrics;
 
@@ -56,6 +63,9 @@ pub enum SyncTarget {
     Latest,
     Path(PathBuf),
 }
+
+/// The live addresses of the three fetchers, for one sync.
+type Fetchers = (Addr<UsersFetcher>, Addr<GroupsFetcher>, Addr<SpacesFetcher>);
 
 /// What a finished sync produced.
 #[derive(Clone, Debug)]
@@ -107,14 +117,26 @@ pub struct Stop {
 pub enum Mode {
     /// Local syncs every `sync_interval`.
     Scheduled,
+    /// ConductorOne hands out syncs and provisioning tasks.
+    ConductorOne,
     /// Syncs only when asked (the one-shot `sync` command).
     OnDemand,
 }
 
 impl Mode {
-    fn label(self) -> &'static str {
+    /// Service mode when the tenant has ConductorOne credentials, else a schedule.
+    pub fn for_tenant(tenant: &TenantConfig) -> Self {
+        if tenant.conductorone.is_some() {
+            Self::ConductorOne
+        } else {
+            Self::Scheduled
+        }
+    }
+
+    pub fn label(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduler",
+            Self::ConductorOne => "conductorone",
             Self::OnDemand => "on-demand",
         }
     }
@@ -141,6 +163,9 @@ pub struct Instance {
     groups: Option<Child<GroupsFetcher>>,
     spaces: Option<Child<SpacesFetcher>>,
     scheduler: Option<Child<Scheduler>>,
+    task_loop: Option<Child<TaskLoop>>,
+    uploader: Option<Child<Uploader>>,
+    provisioner: Option<Child<Provisioner>>,
     running: Option<(CancellationToken, Instant)>,
     busy: watch::Sender<bool>,
     stopping: bool,
@@ -158,6 +183,9 @@ impl Instance {
             groups: None,
             spaces: None,
             scheduler: None,
+            task_loop: None,
+            uploader: None,
+            provisioner: None,
             running: None,
             busy: watch::Sender::new(false),
             stopping: false,
@@ -191,6 +219,25 @@ impl Instance {
             });
             restarted += u32::from(check == ChildCheck::Restarted);
         }
+        if let Some(uploader) = &mut self.uploader {
+            let tenant = self.spec.tenant.id.to_string();
+            let check = uploader.check(now, || Uploader::new(tenant).start());
+            restarted += u32::from(check == ChildCheck::Restarted);
+        }
+        if let (Some(provisioner), Ok(client)) = (&mut self.provisioner, &self.client) {
+            let tenant = &self.spec.tenant;
+            let check = provisioner.check(now, || {
+                Provisioner::new(provision::Provisioner::new(client.clone(), tenant)).start()
+            });
+            restarted += u32::from(check == ChildCheck::Restarted);
+        }
+        if let (Some(task_loop), Some(settings)) =
+            (&mut self.task_loop, &self.spec.tenant.conductorone)
+        {
+            let (spec, instance) = (&self.spec, ctx.address().downgrade());
+            let check = task_loop.check(now, || task_loop_for(spec, settings, instance).start());
+            restarted += u32::from(check == ChildCheck::Restarted);
+        }
         if restarted > 0 {
             self.spec
                 .board
@@ -207,9 +254,7 @@ impl Instance {
         }
     }
 
-    fn fetchers(
-        &self,
-    ) -> Result<(Addr<UsersFetcher>, Addr<GroupsFetcher>, Addr<SpacesFetcher>), SyncError> {
+    fn fetchers(&self) -> Result<Fetchers, SyncError> {
         fn live<P: Phase>(
             child: &Option<Child<Fetcher<P>>>,
         ) -> Result<Addr<Fetcher<P>>, SyncError> {
@@ -241,14 +286,14 @@ impl Instance {
         let tenant = self.tenant();
         let ended_at = SystemTime::now();
         let took = ended_at.duration_since(started_at).unwrap_or_default();
-        let (outcome, counts, error) = match result {
-            Ok(report) => (SyncOutcome::Ok, report.counts.clone(), None),
-            Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, ObjectCounts::default(), None),
-            Err(err) => (
-                SyncOutcome::Error,
-                ObjectCounts::default(),
-                Some(err.to_string()),
-            ),
+        let (outcome, error) = match result {
+            Ok(_) => (SyncOutcome::Ok, None),
+            Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, None),
+            Err(err) => (SyncOutcome::Error, Some(err.to_string())),
+        };
+        let (counts, client, file_size) = match result {
+            Ok(report) => (report.counts.clone(), report.client, report.file_size),
+            Err(_) => (ObjectCounts::default(), ClientStats::default(), 0),
         };
         metrics::sync_finished(tenant, trigger.label(), outcome.as_str(), took);
         match result {
@@ -299,6 +344,10 @@ impl Instance {
                 outcome,
                 duration_ms: duration_ms(took),
                 counts,
+                requests: client.requests,
+                rate_limited: client.rate_limited,
+                retries: client.retries,
+                file_size,
                 trigger: trigger.label().to_owned(),
                 error,
             },
@@ -326,14 +375,25 @@ impl Actor for Instance {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let tenant = self.tenant().to_owned();
-        let mut status = TenantStatus::new(&tenant, self.spec.generation, self.spec.mode.label());
-        status.state = TenantState::Idle;
-        if let Err(err) = &self.client {
-            status.state = TenantState::Failing;
-            status.consecutive_failures = 1;
-            status.last_error = Some(err.clone());
+        // The Supervisor put the tenant on the board as `starting`; a
+        // restarted Instance keeps the history already there.
+        if self.spec.board.tenant(&tenant).is_none() {
+            let status = TenantStatus::new(&tenant, self.spec.generation, self.spec.mode.label());
+            self.spec.board.insert(status);
         }
-        self.spec.board.insert(status);
+        let client_error = self.client.as_ref().err().cloned();
+        let generation = self.spec.generation;
+        self.spec.board.update(&tenant, |status| {
+            status.generation = generation;
+            match client_error {
+                None => status.state = TenantState::Idle,
+                Some(err) => {
+                    status.state = TenantState::Failing;
+                    status.consecutive_failures += 1;
+                    status.last_error = Some(err);
+                }
+            }
+        });
         self.users = Some(Child::new("users fetcher", UsersFetcher::default().start()));
         self.groups = Some(Child::new(
             "groups fetcher",
@@ -343,6 +403,21 @@ impl Actor for Instance {
             "spaces fetcher",
             SpacesFetcher::default().start(),
         ));
+        if self.spec.mode == Mode::ConductorOne {
+            self.uploader = Some(Child::new(
+                "uploader",
+                Uploader::new(tenant.clone()).start(),
+            ));
+            if let Ok(client) = &self.client {
+                let engine = provision::Provisioner::new(client.clone(), &self.spec.tenant);
+                self.provisioner =
+                    Some(Child::new("provisioner", Provisioner::new(engine).start()));
+            }
+            if let Some(settings) = &self.spec.tenant.conductorone {
+                let task_loop = task_loop_for(&self.spec, settings, ctx.address().downgrade());
+                self.task_loop = Some(Child::new("task loop", task_loop.start()));
+            }
+        }
         if self.spec.mode == Mode::Scheduled {
             let scheduler = Scheduler::new(
                 tenant.clone(),
@@ -432,10 +507,16 @@ impl Handler<Stop> for Instance {
     fn handle(&mut self, Stop { grace }: Stop, _: &mut Context<Self>) -> Self::Result {
         self.stopping = true;
         stop_child(&mut self.scheduler);
+        // The session finishes or hands back its running tasks first, so
+        // ConductorOne hears about every task before the tenant goes.
+        let task_loop = self.task_loop.as_mut().and_then(Child::take);
         let running = self.running.as_ref().map(|(cancel, _)| cancel.clone());
         let mut idle = self.busy.subscribe();
         let tenant = self.tenant().to_owned();
         let drain = async move {
+            if let Some(task_loop) = task_loop {
+                let _ = task_loop.send(StopChild).await;
+            }
             let Some(cancel) = running else { return };
             if tokio::time::timeout(grace, idle.wait_for(|busy| !busy))
                 .await
@@ -456,6 +537,8 @@ impl Handler<Stop> for Instance {
             stop_child(&mut instance.users);
             stop_child(&mut instance.groups);
             stop_child(&mut instance.spaces);
+            stop_child(&mut instance.uploader);
+            stop_child(&mut instance.provisioner);
             instance.spec.board.update(instance.tenant(), |status| {
                 status.state = TenantState::Stopped;
                 status.next_sync_at = None;
@@ -463,6 +546,64 @@ impl Handler<Stop> for Instance {
             ctx.stop();
         }))
     }
+}
+
+impl Handler<Provision> for Instance {
+    type Result = ResponseFuture<Result<ProvisionResponse, TaskError>>;
+
+    fn handle(&mut self, message: Provision, _: &mut Context<Self>) -> Self::Result {
+        let provisioner = self.provisioner.as_ref().and_then(Child::addr).cloned();
+        let unavailable = match &self.client {
+            Err(err) => format!("the tenant's Confluence client could not be built: {err}"),
+            Ok(_) => "the tenant's provisioner is restarting; retry the task".to_owned(),
+        };
+        Box::pin(async move {
+            let Some(provisioner) = provisioner else {
+                return Err(TaskError::new(tonic::Code::Unavailable, unavailable));
+            };
+            provisioner
+                .send(message)
+                .await
+                .unwrap_or_else(|_| Err(TaskError::new(tonic::Code::Unavailable, unavailable)))
+        })
+    }
+}
+
+impl Handler<Upload> for Instance {
+    type Result = ResponseFuture<Result<u64, UploadError>>;
+
+    fn handle(&mut self, upload: Upload, _: &mut Context<Self>) -> Self::Result {
+        let uploader = self.uploader.as_ref().and_then(Child::addr).cloned();
+        let tenant = self.tenant().to_owned();
+        Box::pin(async move {
+            if let Some(uploader) = uploader
+                && let Ok(result) = uploader.send(upload.clone()).await
+            {
+                return result;
+            }
+            // No Uploader right now (it is being restarted): upload from
+            // here rather than fail a finished sync.
+            upload_c1z(&upload.client, &tenant, &upload.task_id, &upload.path).await
+        })
+    }
+}
+
+/// The tenant's ConductorOne session actor.
+fn task_loop_for(
+    spec: &InstanceSpec,
+    settings: &C1Settings,
+    instance: WeakAddr<Instance>,
+) -> TaskLoop {
+    let handler = HubTaskHandler {
+        instance,
+        tasks_dir: spec.tenant_dir.join("tasks"),
+    };
+    TaskLoop::new(
+        settings.clone(),
+        provision::connector_metadata(&spec.tenant),
+        handler,
+        spec.board.clone(),
+    )
 }
 
 impl<P: Phase> Handler<StopChild> for Fetcher<P> {
@@ -485,7 +626,7 @@ struct SyncJob {
     cancel: CancellationToken,
     writers: Addr<WriterPool>,
     sync_slots: Arc<Semaphore>,
-    fetchers: (Addr<UsersFetcher>, Addr<GroupsFetcher>, Addr<SpacesFetcher>),
+    fetchers: Fetchers,
     board: StatusBoard,
 }
 
@@ -497,6 +638,9 @@ impl SyncJob {
             () = self.cancel.cancelled() => return Err(SyncError::Cancelled),
         };
         let stats_before = self.client.stats();
+        // A bad token is answered as the anonymous user, not with a 401:
+        // check who we are first, so it fails as bad credentials.
+        self.client.current_user().await?;
         let version = self.client.version().await?;
         self.board.update(self.tenant.id.as_str(), |status| {
             status.confluence_version = Some(version.to_string());
@@ -512,6 +656,14 @@ impl SyncJob {
             ..WriterOptions::default()
         };
         let sync_id = options.sync_id.clone();
+        if let Some(dir) = self.final_path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|err| {
+                SyncError::Internal(format!(
+                    "cannot create {}: {err}; check that the data dir is writable",
+                    dir.display()
+                ))
+            })?;
+        }
         tracing::Span::current().record("sync_id", sync_id.as_str());
         let writer = self
             .writers

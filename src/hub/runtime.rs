@@ -3,6 +3,7 @@
 //! Supervisor, and ties them together. Reload and shutdown requests cross
 //! from the control plane to the Supervisor as messages.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +21,16 @@ use crate::telemetry::{self, TelemetryOptions};
 
 /// Runs the hub until SIGTERM or SIGINT; exit code 0 after a graceful stop.
 pub fn run(config_path: &Path, logging: TelemetryOptions) -> anyhow::Result<ExitCode> {
+    run_until(config_path, logging, std::future::pending())
+}
+
+/// Like [`run`], but also stops gracefully when `stop` completes (the demo
+/// runs the hub in its own process this way).
+pub fn run_until(
+    config_path: &Path,
+    logging: TelemetryOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
     let config = match HubConfig::load(config_path) {
         Ok(config) => config,
         Err(err) => {
@@ -93,6 +104,7 @@ pub fn run(config_path: &Path, logging: TelemetryOptions) -> anyhow::Result<Exit
         supervisor.clone(),
         system_handle,
         shutdown_grace,
+        stop,
     ));
     if let Some(every) = watch_every.filter(|every| !every.is_zero()) {
         control.spawn(watch_config(reloader, every));
@@ -140,14 +152,17 @@ impl Reloader {
 /// Time allowed after the grace period for cancelled syncs to clean up.
 const CLEANUP_MARGIN: Duration = Duration::from_secs(15);
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop gracefully (a second one stops now).
+/// SIGHUP reloads; SIGTERM, SIGINT or `stop` stop gracefully (a second
+/// signal stops now).
 async fn signals(
     reloader: Reloader,
     supervisor: Addr<Supervisor>,
     system: actix::System,
     grace: Duration,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut stop = std::pin::pin!(stop);
     let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
@@ -164,6 +179,7 @@ async fn signals(
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
+            () = &mut stop => break,
         }
     }
     tracing::info!(?grace, "stopping: in-flight syncs get the grace period");
@@ -182,7 +198,7 @@ async fn signals(
 /// Reloads when the config file's content changes: Kubernetes rewrites a
 /// mounted ConfigMap but sends no SIGHUP.
 async fn watch_config(reloader: Reloader, every: Duration) {
-    let digest = |path: &Path| std::fs::read(path).ok().map(|bytes| Sha256::digest(bytes));
+    let digest = |path: &Path| std::fs::read(path).ok().map(Sha256::digest);
     let mut last = digest(&reloader.path);
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::conductorone::{RunnerStatus, SessionState};
 use crate::telemetry::metrics;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -80,6 +81,12 @@ pub struct LastSync {
     pub outcome: SyncOutcome,
     pub duration_ms: u64,
     pub counts: ObjectCounts,
+    /// Confluence requests, 429s and retries of this sync.
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retries: u64,
+    /// Bytes of the finished c1z (0 when the sync failed).
+    pub file_size: u64,
     pub trigger: String,
     pub error: Option<String>,
 }
@@ -100,6 +107,52 @@ pub struct TenantStatus {
     pub confluence_version: Option<String>,
     /// Child actors restarted since the tenant started.
     pub restarts: u32,
+    /// The ConductorOne session, for tenants in service mode.
+    pub conductorone: Option<C1Status>,
+}
+
+/// A tenant's ConductorOne session as `/status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct C1Status {
+    /// `starting`, `connected`, `stopped` or `failed`.
+    pub session: &'static str,
+    pub running_tasks: Vec<RunningC1Task>,
+    pub tasks_finished: u64,
+    pub consecutive_poll_failures: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunningC1Task {
+    pub id: String,
+    pub task_type: &'static str,
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+}
+
+impl From<&RunnerStatus> for C1Status {
+    fn from(status: &RunnerStatus) -> Self {
+        Self {
+            session: match status.state {
+                SessionState::Starting => "starting",
+                SessionState::Connected => "connected",
+                SessionState::Stopped => "stopped",
+                SessionState::Failed => "failed",
+            },
+            running_tasks: status
+                .running
+                .iter()
+                .map(|task| RunningC1Task {
+                    id: task.id.clone(),
+                    task_type: task.task_type,
+                    started_at: task.started_at,
+                })
+                .collect(),
+            tasks_finished: status.tasks_finished,
+            consecutive_poll_failures: status.consecutive_poll_failures,
+            last_error: status.last_error.clone(),
+        }
+    }
 }
 
 impl TenantStatus {
@@ -115,6 +168,7 @@ impl TenantStatus {
             mode,
             confluence_version: None,
             restarts: 0,
+            conductorone: None,
         }
     }
 }
@@ -125,6 +179,8 @@ pub struct ReloadStatus {
     pub error: Option<String>,
     #[serde(with = "rfc3339")]
     pub at: SystemTime,
+    /// Changed keys that take effect only after a restart.
+    pub needs_restart: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -159,6 +215,7 @@ impl StatusBoard {
                 ok: true,
                 error: None,
                 at: SystemTime::now(),
+                needs_restart: Vec::new(),
             },
             replica,
             replicas,
@@ -202,13 +259,15 @@ impl StatusBoard {
         self.write().ready = ready;
     }
 
-    pub fn record_reload(&self, generation: u64, error: Option<String>) {
+    /// An applied config; `needs_restart` lists changed keys it cannot apply live.
+    pub fn record_reload(&self, generation: u64, needs_restart: Vec<&'static str>) {
         let mut board = self.write();
         board.config_generation = generation;
         board.last_reload = ReloadStatus {
-            ok: error.is_none(),
-            error,
+            ok: true,
+            error: None,
             at: SystemTime::now(),
+            needs_restart,
         };
     }
 
@@ -217,6 +276,7 @@ impl StatusBoard {
             ok: false,
             error: Some(error),
             at: SystemTime::now(),
+            needs_restart: Vec::new(),
         };
     }
 
@@ -338,6 +398,10 @@ mod tests {
             outcome,
             duration_ms: 5,
             counts: ObjectCounts::default(),
+            requests: 3,
+            rate_limited: 0,
+            retries: 0,
+            file_size: 0,
             trigger: "schedule".into(),
             error: error.map(str::to_owned),
         }
@@ -348,7 +412,7 @@ mod tests {
         let board = StatusBoard::new(0, 1);
         board.insert(TenantStatus::new("acme", 1, "scheduler"));
         board.record_sync("acme", sync(SyncOutcome::Ok, None));
-        board.record_reload(3, None);
+        board.record_reload(3, Vec::new());
         let json = board.to_json();
         assert_eq!(json["config_generation"], 3);
         assert_eq!(json["last_reload"]["ok"], true);

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use super::child::{Child, ChildCheck};
 use super::instance::{Instance, InstanceSpec, Mode, Stop};
 use super::shard::replica_for;
-use super::status::{DEGRADED_AFTER_RESTARTS, StatusBoard, TenantState};
+use super::status::{DEGRADED_AFTER_RESTARTS, StatusBoard, TenantState, TenantStatus};
 use super::writer::WriterPool;
 use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff};
 use crate::telemetry::metrics;
@@ -91,11 +91,16 @@ impl Supervisor {
             tenant_dir: self.tenant_dir(&tenant.id),
             tenant: tenant.clone(),
             generation,
-            mode: Mode::Scheduled,
+            mode: Mode::for_tenant(&tenant),
             board: self.board.clone(),
             writers: self.writers.clone(),
             sync_slots: self.sync_slots.clone(),
         };
+        self.board.insert(TenantStatus::new(
+            tenant.id.as_str(),
+            generation,
+            spec.mode.label(),
+        ));
         let addr = start_instance(&arbiter, spec);
         let id = tenant.id.clone();
         let slot = TenantSlot {
@@ -118,7 +123,7 @@ impl Supervisor {
                 tenant_dir: self.config.hub.data_dir.join(id.as_str()),
                 tenant: slot.config.clone(),
                 generation: next_generation,
-                mode: Mode::Scheduled,
+                mode: Mode::for_tenant(&slot.config),
                 board: self.board.clone(),
                 writers: self.writers.clone(),
                 sync_slots: self.sync_slots.clone(),
@@ -152,7 +157,7 @@ impl Actor for Supervisor {
         for tenant in self.assigned(&self.config.clone()) {
             self.start_tenant(tenant);
         }
-        self.board.record_reload(self.generation, None);
+        self.board.record_reload(self.generation, Vec::new());
         self.board.set_ready(true);
         tracing::info!(
             tenants = self.tenants.len(),
@@ -207,10 +212,10 @@ impl Handler<ApplyConfig> for Supervisor {
 
         let mut stopping = Vec::new();
         for id in changes.removed.iter().chain(&changes.changed) {
-            if let Some(mut slot) = self.tenants.remove(id) {
-                if let Some(addr) = slot.instance.take() {
-                    stopping.push((id.clone(), addr));
-                }
+            if let Some(mut slot) = self.tenants.remove(id)
+                && let Some(addr) = slot.instance.take()
+            {
+                stopping.push((id.clone(), addr));
             }
         }
         for id in &changes.added {
@@ -233,7 +238,8 @@ impl Handler<ApplyConfig> for Supervisor {
             unchanged: ids(&changes.unchanged),
             needs_restart: changes.needs_restart.clone(),
         };
-        self.board.record_reload(self.generation, None);
+        self.board
+            .record_reload(self.generation, changes.needs_restart.clone());
         metrics::config_reload("ok");
         tracing::info!(
             generation = self.generation,

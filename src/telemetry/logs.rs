@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -12,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -22,22 +24,29 @@ use super::LogFormat;
 /// `fields.<name>` instead of overwriting it.
 const RESERVED_KEYS: [&str; 5] = ["timestamp", "level", "target", "message", "span"];
 
-/// The log layer for `format`, filtered by `filter`.
-pub(super) fn layer<S>(format: LogFormat, filter: EnvFilter) -> Box<dyn Layer<S> + Send + Sync>
+/// The log layer for `format`, filtered by `filter`, writing to stderr or,
+/// when given, appending to `file` (the demo keeps its terminal for itself).
+pub(super) fn layer<S>(
+    format: LogFormat,
+    filter: EnvFilter,
+    file: Option<Arc<std::fs::File>>,
+) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    let base = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let ansi = file.is_none() && std::io::stderr().is_terminal();
+    let writer = match file {
+        Some(file) => BoxMakeWriter::new(file),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let base = tracing_subscriber::fmt::layer().with_writer(writer);
     match format {
         LogFormat::Json => base
             .fmt_fields(JsonFields::new())
             .event_format(JsonLines)
             .with_filter(filter)
             .boxed(),
-        LogFormat::Console => base
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_filter(filter)
-            .boxed(),
+        LogFormat::Console => base.with_ansi(ansi).with_filter(filter).boxed(),
     }
 }
 

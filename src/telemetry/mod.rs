@@ -112,6 +112,8 @@ pub struct TelemetryOptions {
     pub resource_attributes: Vec<KeyValue>,
     /// A control-plane runtime to build the exporters on; `None` makes the guard own one.
     pub runtime: Option<Handle>,
+    /// Append log lines to this file instead of writing them to stderr.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 impl TelemetryOptions {
@@ -124,6 +126,7 @@ impl TelemetryOptions {
             metric_export_interval: None,
             resource_attributes: Vec::new(),
             runtime: None,
+            log_file: None,
         }
     }
 
@@ -137,6 +140,11 @@ impl TelemetryOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    #[error("cannot open the log file {}: {source}; pick a writable path", path.display())]
+    LogFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "telemetry is already initialised in this process (call telemetry::init or init_cli_logging once, before anything logs)"
     )]
@@ -165,6 +173,19 @@ pub enum TelemetryError {
 /// Installs logs, traces and metrics for the whole process. See the module docs.
 pub fn init(options: TelemetryOptions) -> Result<TelemetryGuard, TelemetryError> {
     let log_filter = parse_filter(&options.log_filter)?;
+    let log_file = match &options.log_file {
+        Some(path) => Some(std::sync::Arc::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| TelemetryError::LogFile {
+                    path: path.clone(),
+                    source,
+                })?,
+        )),
+        None => None,
+    };
     let (runtime, owned_runtime) = match options.runtime.clone() {
         Some(handle) => (handle, None),
         None => {
@@ -243,7 +264,7 @@ pub fn init(options: TelemetryOptions) -> Result<TelemetryGuard, TelemetryError>
             .with_filter(trace_filter())
     });
     tracing_subscriber::registry()
-        .with(logs::layer(options.log_format, log_filter))
+        .with(logs::layer(options.log_format, log_filter, log_file))
         .with(trace_layer)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
@@ -269,7 +290,7 @@ pub fn init(options: TelemetryOptions) -> Result<TelemetryGuard, TelemetryError>
 /// nowhere; call [`init`] instead when the config names a collector.
 pub fn init_cli_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
     tracing_subscriber::registry()
-        .with(logs::layer(format, parse_filter(filter)?))
+        .with(logs::layer(format, parse_filter(filter)?, None))
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)
 }

@@ -160,6 +160,7 @@ impl TaskHandler for SharedHandler {
 
     fn grant(
         &self,
+        _task_id: &str,
         task: GrantTask,
     ) -> BoxFuture<Result<GrantManagerServiceGrantResponse, TaskError>> {
         let principal = task
@@ -183,6 +184,7 @@ impl TaskHandler for SharedHandler {
 
     fn revoke(
         &self,
+        _task_id: &str,
         _task: RevokeTask,
     ) -> BoxFuture<Result<GrantManagerServiceRevokeResponse, TaskError>> {
         self.0.provision(Ok(GrantManagerServiceRevokeResponse {
@@ -192,6 +194,7 @@ impl TaskHandler for SharedHandler {
 
     fn create_account(
         &self,
+        _task_id: &str,
         task: CreateAccountTask,
     ) -> BoxFuture<Result<CreateAccountResponse, TaskError>> {
         let login = task.account_info.map(|info| info.login).unwrap_or_default();
@@ -211,6 +214,7 @@ impl TaskHandler for SharedHandler {
 
     fn delete_resource(
         &self,
+        _task_id: &str,
         _task: DeleteResourceTask,
     ) -> BoxFuture<Result<DeleteResourceResponse, TaskError>> {
         self.0.provision(Ok(DeleteResourceResponse {

@@ -1,0 +1,413 @@
+//! The multi-tenant hub as an operator runs it: the real `confluence-hub run`
+//! binary against in-process Confluence simulators, observed through its
+//! admin endpoint and its files, driven with signals.
+
+use std::time::{Duration, Instant};
+
+use confluence_hub::sim::confluence::{
+    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
+};
+
+use crate::support::{HubProcess, TempDir, temp_files, tenant};
+
+fn dataset(seed: u64, users: usize, groups: usize, spaces: usize) -> Dataset {
+    Dataset::generate(&GenerateOptions {
+        seed,
+        users,
+        groups,
+        spaces,
+    })
+}
+
+fn sim(version: SimVersion, dataset: Dataset) -> ConfluenceSim {
+    ConfluenceSim::start(SimOptions::new(version, dataset)).expect("start a Confluence simulator")
+}
+
+fn slow_sim(dataset: Dataset, latency: Duration) -> ConfluenceSim {
+    let mut options = SimOptions::new(SimVersion::V9_2, dataset);
+    options.faults = Faults {
+        latency,
+        ..Faults::default()
+    };
+    ConfluenceSim::start(options).expect("start a slow Confluence simulator")
+}
+
+fn instance(id: &str, sim: &ConfluenceSim, token_env: &str, extra: &str) -> String {
+    format!(
+        "[[instance]]\nid = \"{id}\"\nbase_url = \"{}\"\ntoken = {{ env = \"{token_env}\" }}\n{extra}\n",
+        sim.base_url()
+    )
+}
+
+const HUB: &str = "[hub]\ndata_dir = \"{data_dir}\"\nadmin_listen = \"{admin}\"\nworkers = 2\nshutdown_grace = \"2s\"\nreload_grace = \"30s\"\n";
+const ADMIN_TOKEN: (&str, &str) = ("HUB_IT_TOKEN", "sim-admin-token");
+
+fn sync_starts(status: &serde_json::Value, id: &str) -> Option<String> {
+    tenant(status, id)?["last_sync"]["started_at"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_tenant_never_delays_a_healthy_ones_schedule() {
+    let healthy = sim(SimVersion::V9_2, dataset(21, 40, 6, 4));
+    let locked_out = sim(SimVersion::V8_5, dataset(22, 10, 3, 2));
+    let mut down_options = SimOptions::new(SimVersion::V10_2, dataset(23, 10, 3, 2));
+    down_options.faults = Faults {
+        status_503_rate: 1.0,
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    let down = ConfluenceSim::start(down_options).unwrap();
+
+    let interval = "sync_interval = \"2s\"\nrequests_per_second = 200\nburst = 50\nretry_attempts = 3\nretry_max_elapsed = \"2s\"";
+    let config = format!(
+        "{HUB}{}{}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", interval),
+        instance("locked-out", &locked_out, "HUB_IT_WRONG_TOKEN", interval),
+        instance("down", &down, "HUB_IT_TOKEN", interval),
+    );
+    let dir = TempDir::new("isolation");
+    let mut hub = HubProcess::start(
+        dir.path(),
+        &config,
+        &[ADMIN_TOKEN, ("HUB_IT_WRONG_TOKEN", "expired-pat")],
+    );
+
+    // Record every healthy sync start while the other two keep failing.
+    let started = Instant::now();
+    let mut starts: Vec<String> = Vec::new();
+    let mut last = serde_json::Value::Null;
+    while started.elapsed() < Duration::from_secs(11) {
+        if let Some(status) = hub.status().await {
+            if let Some(start) = sync_starts(&status, "healthy")
+                && starts.last() != Some(&start)
+            {
+                assert_eq!(
+                    tenant(&status, "healthy").unwrap()["last_sync"]["outcome"],
+                    "ok",
+                    "{status:#}"
+                );
+                starts.push(start);
+            }
+            last = status;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    assert!(
+        starts.len() >= 4,
+        "healthy synced only {} times: {last:#}",
+        starts.len()
+    );
+    let times: Vec<time::OffsetDateTime> = starts
+        .iter()
+        .map(|text| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+        })
+        .collect();
+    for pair in times.windows(2) {
+        let gap = (pair[1] - pair[0]).as_seconds_f64();
+        assert!(
+            (1.9..=2.2).contains(&gap),
+            "healthy syncs started {gap:.3}s apart; the schedule is every 2s (+10% at most)"
+        );
+    }
+
+    // Between attempts (a failing tenant is `syncing` while it retries).
+    for (id, reason) in [("locked-out", "bad credentials"), ("down", "503")] {
+        let status = hub
+            .wait_for(
+                Duration::from_secs(10),
+                &format!("{id} to show as failing"),
+                |status| tenant(status, id).is_some_and(|t| t["state"] == "failing"),
+            )
+            .await;
+        let failing = tenant(&status, id).unwrap();
+        let error = failing["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{id}: {failing:#}");
+        assert!(
+            failing["consecutive_failures"].as_u64().unwrap() >= 2,
+            "{id}: {failing:#}"
+        );
+    }
+    assert_eq!(tenant(&last, "healthy").unwrap()["consecutive_failures"], 0);
+    assert!(dir.path().join("data/healthy/latest.c1z").exists());
+    assert!(!dir.path().join("data/locked-out/latest.c1z").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_touches_only_what_changed_and_rejects_bad_files_whole() {
+    // `steady` syncs slowly, so its first sync is in flight during the reload.
+    let slow = slow_sim(dataset(31, 60, 8, 6), Duration::from_millis(150));
+    let fast = sim(SimVersion::V10_2, dataset(32, 20, 4, 3));
+    let hourly = "sync_interval = \"1h\"";
+    let v1 = format!(
+        "{HUB}{}{}{}",
+        instance("steady", &slow, "HUB_IT_TOKEN", hourly),
+        instance("leaving", &fast, "HUB_IT_TOKEN", hourly),
+        instance(
+            "retuned",
+            &fast,
+            "HUB_IT_TOKEN",
+            &format!("{hourly}\nrequests_per_second = 10")
+        ),
+    );
+    let dir = TempDir::new("reload");
+    let mut hub = HubProcess::start(dir.path(), &v1, &[ADMIN_TOKEN]);
+    let before = hub
+        .wait_for(
+            Duration::from_secs(20),
+            "steady to be syncing and the rest idle",
+            |status| {
+                tenant(status, "steady").is_some_and(|t| t["state"] == "syncing")
+                    && ["leaving", "retuned"].iter().all(|id| {
+                        tenant(status, id).is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+                    })
+            },
+        )
+        .await;
+    let generation =
+        |status: &serde_json::Value, id: &str| tenant(status, id).map(|t| t["generation"].clone());
+
+    let v2 = format!(
+        "{HUB}{}{}{}",
+        instance("steady", &slow, "HUB_IT_TOKEN", hourly),
+        instance(
+            "retuned",
+            &fast,
+            "HUB_IT_TOKEN",
+            &format!("{hourly}\nrequests_per_second = 25")
+        ),
+        instance("joining", &fast, "HUB_IT_TOKEN", hourly),
+    );
+    hub.rewrite_config(&v2);
+    let reloaded_at = time::OffsetDateTime::now_utc();
+    hub.signal("HUP");
+    let after = hub
+        .wait_for(Duration::from_secs(20), "the reload to apply", |status| {
+            status["config_generation"] == 2
+                && tenant(status, "joining").is_some()
+                && tenant(status, "leaving").is_none()
+                && tenant(status, "retuned")
+                    .is_some_and(|t| t["generation"] != before_generation(&before))
+        })
+        .await;
+    fn before_generation(status: &serde_json::Value) -> serde_json::Value {
+        tenant(status, "retuned")
+            .map(|t| t["generation"].clone())
+            .unwrap_or_default()
+    }
+    assert_eq!(after["last_reload"]["ok"], true);
+    assert_eq!(
+        generation(&after, "steady"),
+        generation(&before, "steady"),
+        "the untouched tenant was restarted"
+    );
+
+    // The untouched tenant's in-flight sync, started before the reload, completes.
+    let done = hub
+        .wait_for(
+            Duration::from_secs(30),
+            "steady's first sync to finish",
+            |status| tenant(status, "steady").is_some_and(|t| t["last_sync"]["outcome"] == "ok"),
+        )
+        .await;
+    let steady = tenant(&done, "steady").unwrap();
+    let started = time::OffsetDateTime::parse(
+        steady["last_sync"]["started_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        started < reloaded_at,
+        "steady's sync restarted after the reload: {steady:#}"
+    );
+    assert_eq!(steady["generation"], generation(&before, "steady").unwrap());
+
+    // Invalid files change nothing and say why, whichever way reload is asked for.
+    let generations: Vec<_> = ["steady", "retuned", "joining"]
+        .iter()
+        .map(|id| generation(&done, id))
+        .collect();
+    let broken = [
+        ("a TOML syntax error", format!("{v2}\n[[instance]\nid = ")),
+        ("an unknown key", v2.replace("workers = 2", "workers = 2\nfrobnicate = true")),
+        ("a duplicate id", format!("{v2}{}", instance("steady", &fast, "HUB_IT_TOKEN", hourly))),
+        (
+            "a missing secret file",
+            v2.replace("token = { env = \"HUB_IT_TOKEN\" }\nsync_interval = \"1h\"\nrequests_per_second = 25", "token = { file = \"/nonexistent/hub-it-secret\" }\nsync_interval = \"1h\"\nrequests_per_second = 25"),
+        ),
+    ];
+    let mut config_generation = done["config_generation"].clone();
+    for (index, (what, text)) in broken.iter().enumerate() {
+        assert_ne!(text, &v2, "{what}: the test did not break the file");
+        hub.rewrite_config(text);
+        if index % 2 == 0 {
+            hub.signal("HUP");
+        } else {
+            let response = reqwest::Client::new()
+                .post(format!("{}/reload", hub.admin))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                422,
+                "{what}: POST /reload accepted a bad file"
+            );
+        }
+        let status = hub
+            .wait_for(Duration::from_secs(10), what, |status| {
+                status["last_reload"]["ok"] == false
+            })
+            .await;
+        let error = status["last_reload"]["error"].as_str().unwrap();
+        assert!(!error.is_empty(), "{what}: no error shown");
+        assert_eq!(
+            status["config_generation"], config_generation,
+            "{what}: the bad file was applied"
+        );
+        let now: Vec<_> = ["steady", "retuned", "joining"]
+            .iter()
+            .map(|id| generation(&status, id))
+            .collect();
+        assert_eq!(now, generations, "{what}: a tenant was restarted");
+        // Reset the marker for the next case with a valid reload of v2.
+        hub.rewrite_config(&v2);
+        hub.signal("HUP");
+        let clean = hub
+            .wait_for(Duration::from_secs(10), "a clean reload", |status| {
+                status["last_reload"]["ok"] == true
+            })
+            .await;
+        config_generation = clean["config_generation"].clone();
+    }
+    let log = hub.log_text();
+    assert!(
+        log.contains("frobnicate"),
+        "the unknown key is not named in the log"
+    );
+    assert!(
+        log.contains("/nonexistent/hub-it-secret"),
+        "the missing secret file is not named in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_sync_exits_within_the_grace_period_leaving_no_partial_files() {
+    let slow = slow_sim(dataset(41, 200, 20, 10), Duration::from_millis(200));
+    let config = format!(
+        "{HUB}{}",
+        instance("busy", &slow, "HUB_IT_TOKEN", "sync_interval = \"1h\"")
+    );
+    let dir = TempDir::new("sigterm");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "a sync to be writing", |status| {
+        tenant(status, "busy").is_some_and(|t| t["state"] == "syncing")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !temp_files(&dir.path().join("data")).is_empty(),
+        "the sync has no temp files yet; the test proves nothing"
+    );
+
+    let signalled = Instant::now();
+    hub.signal("TERM");
+    let exit = hub
+        .wait_exit(Duration::from_secs(10))
+        .expect("the hub did not exit after SIGTERM");
+    let took = signalled.elapsed();
+    assert!(exit.success(), "exit status {exit}\n{}", hub.log_tail());
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} with a 2s grace period"
+    );
+    assert_eq!(
+        temp_files(&dir.path().join("data")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert!(
+        !dir.path().join("data/busy/latest.c1z").exists(),
+        "a cancelled sync left a file"
+    );
+    assert!(
+        hub.log_text().contains("cancelling it"),
+        "{}",
+        hub.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_replica_runs_exactly_its_shard_of_the_tenants() {
+    let fast = sim(SimVersion::V9_2, dataset(51, 5, 2, 1));
+    let ids: Vec<String> = (0..9).map(|n| format!("tenant-{n}")).collect();
+    let mut config = format!("{HUB}[sharding]\nreplicas = 3\n");
+    for id in &ids {
+        config.push_str(&instance(
+            id,
+            &fast,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\"",
+        ));
+    }
+    let dir = TempDir::new("shards");
+    let config_path = dir.path().join("plan.toml");
+    let plannable = config
+        .replace("{admin}", "127.0.0.1:9090")
+        .replace("{data_dir}", "data");
+    std::fs::write(&config_path, plannable).unwrap();
+    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"))
+        .args(["shard-plan", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    let lines: Vec<(String, u32)> = plan
+        .lines()
+        .map(|line| {
+            let (id, ordinal) = line
+                .split_once(' ')
+                .expect("`<tenant-id> <replica-ordinal>`");
+            (id.to_owned(), ordinal.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(lines.len(), ids.len());
+    for (id, ordinal) in &lines {
+        assert_eq!(*ordinal, confluence_hub::hub::shard::replica_for(id, 3));
+    }
+
+    let replica_dir = TempDir::new("replica-1");
+    let mut hub = HubProcess::start(
+        replica_dir.path(),
+        &config,
+        &[ADMIN_TOKEN, ("HUB_ORDINAL", "1")],
+    );
+    let status = hub
+        .wait_for(Duration::from_secs(15), "readiness", |status| {
+            status["replica"] == 1
+        })
+        .await;
+    let mut served: Vec<String> = status["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    served.sort();
+    let mut expected: Vec<String> = lines
+        .iter()
+        .filter(|(_, o)| *o == 1)
+        .map(|(id, _)| id.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(served, expected);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hub.get("/readyz").await.is_none_or(|r| r.status() != 200) {
+        assert!(Instant::now() < deadline, "never ready: {}", hub.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hub.get("/healthz").await.is_some_and(|r| r.status() == 200));
+}

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
+use crate::baton::pb::c1::connector::v2::CreateAccountResponse;
 use crate::sim::conductorone::{
-    ConductorOneSim, EntitlementRef, ResourceRef, SimOptions as C1Options, SimTask, SimTenant,
-    TaskRecord, gen_credentials,
+    ConductorOneSim, EntitlementRef, RandomPasswordRequest, ResourceRef, SimOptions as C1Options,
+    SimTask, SimTenant, TaskRecord, gen_credentials,
 };
 use crate::sim::confluence::{
     ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion,
@@ -250,10 +253,25 @@ impl Scenario {
                 self.c1.enqueue(tenant, &task)?,
             ));
         }
+        // ConductorOne's side of the password exchange: a key pair whose
+        // public half goes with the task; only its holder can open the answer.
+        let seed: [u8; 32] = rand::random();
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+            .verifying_key()
+            .to_bytes();
+        let public_jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public)});
         let login = "demo.newcomer";
-        let task_id =
-            self.c1
-                .enqueue_create_account("cirrus", login, "demo.newcomer@example.com")?;
+        let task = SimTask::CreateAccount {
+            login: login.into(),
+            email: "demo.newcomer@example.com".into(),
+            profile: [("full_name".to_owned(), "Demo Newcomer".to_owned())].into(),
+            resource_type_id: String::new(),
+            random_password: Some(RandomPasswordRequest {
+                length: 20,
+                public_jwk,
+            }),
+        };
+        let task_id = self.c1.enqueue("cirrus", &task)?;
         queued.push(("cirrus", format!("create account {login}"), task_id));
 
         let mut results = Vec::new();
@@ -263,13 +281,60 @@ impl Scenario {
                 .wait_for_finish(&task_id, timeout)
                 .await
                 .with_context(|| format!("{tenant}: `{what}` did not finish within {timeout:?}"))?;
+            let mut outcome = outcome(&record);
+            if let Some(response) = record
+                .finish
+                .as_ref()
+                .and_then(|finish| finish.response.as_ref())
+                && let Ok(created) = response.to_msg::<CreateAccountResponse>()
+            {
+                outcome.push_str(&self.check_sealed_password(tenant, login, &created, &seed));
+            }
             results.push(Provisioning {
                 tenant: tenant.to_owned(),
                 what,
-                outcome: outcome(&record),
+                outcome,
             });
         }
         Ok(results)
+    }
+
+    /// Opens the sealed password with ConductorOne's private key and compares
+    /// it with what Confluence stored.
+    fn check_sealed_password(
+        &self,
+        tenant: &str,
+        login: &str,
+        created: &CreateAccountResponse,
+        seed: &[u8; 32],
+    ) -> String {
+        let Some(sealed) = created.encrypted_data.first() else {
+            return "; no password returned".to_owned();
+        };
+        let opened = STANDARD
+            .decode(&sealed.encrypted_bytes)
+            .ok()
+            .and_then(|file| crate::provision::age::decrypt(seed, &file).ok());
+        let stored = self
+            .tenant(tenant)
+            .and_then(|t| {
+                t.sim
+                    .dataset()
+                    .users
+                    .into_iter()
+                    .find(|user| user.username == login)
+            })
+            .and_then(|user| user.password);
+        match opened {
+            Some(password) if stored.as_deref().map(str::as_bytes) == Some(password.as_slice()) => {
+                format!(
+                    "; a {}-character random password came back sealed (age), opened with ConductorOne's key and matches Confluence's",
+                    password.len()
+                )
+            }
+            Some(_) => "; the sealed password does not match what Confluence stored".to_owned(),
+            None => "; the sealed password did not open with ConductorOne's key".to_owned(),
+        }
     }
 
     fn tenant(&self, id: &str) -> Option<&DemoTenant> {

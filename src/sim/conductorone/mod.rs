@@ -28,7 +28,7 @@ pub use state::{
     FinishRecord, HelloRecord, StateError, TaskRecord, TaskState, TenantFaults, TenantStats,
     UploadRecord,
 };
-pub use tasks::{EntitlementRef, ResourceRef, SimTask, SyncOptions};
+pub use tasks::{EntitlementRef, RandomPasswordRequest, ResourceRef, SimTask, SyncOptions};
 
 use state::{Pacing, SimState};
 
@@ -200,6 +200,7 @@ impl ConductorOneSim {
             email: email.into(),
             profile: Default::default(),
             resource_type_id: String::new(),
+            random_password: None,
         };
         self.enqueue(tenant, &task)
     }

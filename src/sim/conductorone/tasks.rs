@@ -7,9 +7,10 @@ use prost_types::{Struct, Value, value::Kind};
 use serde::{Deserialize, Serialize};
 
 use crate::baton::pb::c1::connector::v2::{
-    AccountInfo, CredentialOptions, Entitlement, Grant, Resource, ResourceId,
+    AccountInfo, CredentialOptions, EncryptionConfig, Entitlement, Grant, Resource, ResourceId,
     account_info::Email,
-    credential_options::{NoPassword, Options},
+    credential_options::{NoPassword, Options, RandomPassword},
+    encryption_config::{Config, JwkPublicKeyConfig},
 };
 use crate::baton::pb::c1::connectorapi::baton::v1::task::{
     CreateAccountTask, DeleteResourceTask, GrantTask, HelloTask, RevokeTask, SyncFullTask, TaskType,
@@ -27,6 +28,14 @@ pub struct ResourceRef {
 pub struct EntitlementRef {
     pub resource: ResourceRef,
     pub slug: String,
+}
+
+/// A `random_password` credential request and the key to seal it to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RandomPasswordRequest {
+    pub length: i64,
+    /// `{"kty":"OKP","crv":"Ed25519","x":"..."}`
+    pub public_jwk: serde_json::Value,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +67,10 @@ pub enum SimTask {
         profile: BTreeMap<String, String>,
         #[serde(default)]
         resource_type_id: String,
+        /// Ask for a random password of this length, sealed to this public
+        /// Ed25519 JWK; `None` asks for no password.
+        #[serde(default)]
+        random_password: Option<RandomPasswordRequest>,
     },
     DeleteResource {
         resource: ResourceRef,
@@ -122,23 +135,42 @@ impl SimTask {
                 email,
                 profile,
                 resource_type_id,
-            } => TaskType::CreateAccount(CreateAccountTask {
-                account_info: Some(AccountInfo {
-                    emails: vec![Email {
-                        address: email.clone(),
-                        is_primary: true,
-                    }],
-                    login: login.clone(),
-                    profile: Some(string_struct(profile)),
-                    ..Default::default()
-                }),
-                credential_options: Some(CredentialOptions {
-                    options: Some(Options::NoPassword(NoPassword {})),
-                    ..Default::default()
-                }),
-                encryption_configs: Vec::new(),
-                resource_type_id: resource_type_id.clone(),
-            }),
+                random_password,
+            } => {
+                let (options, encryption_configs) = match random_password {
+                    None => (Options::NoPassword(NoPassword {}), Vec::new()),
+                    Some(request) => (
+                        Options::RandomPassword(RandomPassword {
+                            length: request.length,
+                            constraints: Vec::new(),
+                        }),
+                        vec![EncryptionConfig {
+                            provider: "baton/jwk/v1".into(),
+                            config: Some(Config::JwkPublicKeyConfig(JwkPublicKeyConfig {
+                                pub_key: request.public_jwk.to_string().into_bytes(),
+                            })),
+                            ..Default::default()
+                        }],
+                    ),
+                };
+                TaskType::CreateAccount(CreateAccountTask {
+                    account_info: Some(AccountInfo {
+                        emails: vec![Email {
+                            address: email.clone(),
+                            is_primary: true,
+                        }],
+                        login: login.clone(),
+                        profile: Some(string_struct(profile)),
+                        ..Default::default()
+                    }),
+                    credential_options: Some(CredentialOptions {
+                        options: Some(options),
+                        ..Default::default()
+                    }),
+                    encryption_configs,
+                    resource_type_id: resource_type_id.clone(),
+                })
+            }
             Self::DeleteResource { resource } => TaskType::DeleteResource(DeleteResourceTask {
                 resource_id: Some(resource.to_id()),
                 parent_resource_id: None,

@@ -151,7 +151,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 fn main() {
-    confluence_hub::conductorone::channel::install_crypto_provider();
+    confluence_hub::tls::install_crypto_provider();
     let count: usize = env_or("IDLE_TENANTS", "50").parse().unwrap();
     let seconds: u64 = env_or("IDLE_SECS", "60").parse().unwrap();
     let next_poll = env_or("IDLE_NEXT_POLL", "1s");

@@ -14,7 +14,7 @@ use confluence_hub::sim::confluence::{
 };
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    confluence_hub::tls::install_crypto_provider();
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|argument| !argument.starts_with('-'))

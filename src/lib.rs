@@ -23,3 +23,4 @@ pub mod secret;
 pub mod sim;
 pub mod sync;
 pub mod telemetry;
+pub mod tls;

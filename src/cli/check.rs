@@ -1,13 +1,13 @@
-//! `confluence-hub check`: validates the config, then checks every tenant's
-//! Confluence at once — credentials, version, and the Remote API where the
-//! version needs it. One line per tenant on stdout; exit 1 if any fails.
+//! `confluence-hub check`: validates the config, then checks every tenant at
+//! once — its Confluence credentials, version, and the Remote API where the
+//! version needs it; and, in service mode, that ConductorOne accepts its
+//! client credentials. One line per tenant on stdout; exit 1 if any fails.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
-
 use super::LogFormat;
+use crate::conductorone::client::BatonClient;
 use crate::config::{HubConfig, TenantConfig};
 use crate::confluence::settings::RetryPolicy;
 use crate::confluence::{ConfluenceClient, ConfluenceError};
@@ -27,7 +27,8 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
-    init_logging(log_format, log_level);
+    // Logs go to stderr, so the per-tenant lines on stdout stay parseable.
+    crate::telemetry::init_cli_logging(log_format, log_level)?;
     let config = match HubConfig::load(&args.config.config) {
         Ok(config) => config,
         Err(err) => {
@@ -48,9 +49,9 @@ pub fn run(args: CheckArgs, log_format: LogFormat, log_level: &str) -> anyhow::R
     for (tenant, result) in config.tenants.iter().zip(results) {
         match result {
             Ok(summary) => println!("{} ok {summary}", tenant.id),
-            Err(err) => {
+            Err(problem) => {
                 all_ok = false;
-                println!("{} FAILED {}", tenant.id, err.kind());
+                println!("{} FAILED {problem}", tenant.id);
             }
         }
     }
@@ -61,8 +62,23 @@ pub fn run(args: CheckArgs, log_format: LogFormat, log_level: &str) -> anyhow::R
     })
 }
 
-/// `confluence 9.2.0 as admin`, or the first failure.
-async fn check_tenant(tenant: &TenantConfig) -> Result<String, ConfluenceError> {
+/// `confluence 9.2.0 as admin[, conductorone credentials accepted]`, or the first failure.
+async fn check_tenant(tenant: &TenantConfig) -> Result<String, String> {
+    let confluence = check_confluence(tenant)
+        .await
+        .map_err(|err| err.kind().to_string())?;
+    let Some(c1) = &tenant.conductorone else {
+        return Ok(confluence);
+    };
+    let client = BatonClient::connect(c1).map_err(|err| format!("conductorone: {err}"))?;
+    client
+        .check_credentials()
+        .await
+        .map_err(|err| format!("conductorone: {err}"))?;
+    Ok(format!("{confluence}, conductorone credentials accepted"))
+}
+
+async fn check_confluence(tenant: &TenantConfig) -> Result<String, ConfluenceError> {
     let mut settings = tenant.confluence.clone();
     settings.retry = CHECK_RETRY;
     let client = ConfluenceClient::new(&settings)?;
@@ -72,17 +88,4 @@ async fn check_tenant(tenant: &TenantConfig) -> Result<String, ConfluenceError> 
         client.probe_remote_api().await?;
     }
     Ok(format!("confluence {version} as {}", user.username))
-}
-
-/// Logs go to stderr so the per-tenant lines on stdout stay parseable.
-fn init_logging(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A subscriber already installed (by an embedding test) is fine as it is.
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Console => builder.try_init(),
-    };
 }

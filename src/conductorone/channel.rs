@@ -2,12 +2,12 @@
 //! the client id or the `api_host` override), the token URL, and one
 //! long-lived TLS gRPC channel and HTTPS client per tenant.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::credentials::ClientId;
+use crate::tls::install_crypto_provider;
 
 const DEFAULT_PORT: u16 = 443;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,16 +71,6 @@ impl ApiEndpoint {
             format!("{}:{}", self.host, self.port)
         }
     }
-}
-
-/// rustls needs a process-wide crypto provider before any TLS client or server
-/// is built; we use ring (see docs/stack.md, the lean variant).
-pub fn install_crypto_provider() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // An error means another part of the process installed one first; that one stays.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 /// A lazily connected channel: no network I/O until the first call, and it

@@ -101,6 +101,12 @@ impl BatonClient {
         &self.host_id
     }
 
+    /// Exchanges the client credentials for an access token: proves the
+    /// secret is accepted without touching any task (for `check`).
+    pub async fn check_credentials(&self) -> Result<(), AuthError> {
+        self.tokens.token().await.map(drop)
+    }
+
     pub async fn hello(
         &self,
         task_id: &str,

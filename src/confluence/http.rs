@@ -2,7 +2,6 @@
 //! optional extra CA, the request timeout and the `Authorization` header
 //! (marked sensitive so it never reaches a log).
 
-use std::sync::Once;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -14,17 +13,7 @@ use super::settings::{Auth, ClientSettings};
 /// Connecting should never take as long as a slow page; cap it separately.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-static CRYPTO_PROVIDER: Once = Once::new();
-
-/// Installs rustls' ring provider as the process default, once. reqwest is
-/// built with `rustls-no-provider`, so every process must do this before its
-/// first `reqwest::Client`; anything that builds one calls this first.
-pub fn install_crypto_provider() {
-    CRYPTO_PROVIDER.call_once(|| {
-        // An error means another provider is already installed, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+pub use crate::tls::install_crypto_provider;
 
 /// The reqwest client for one tenant.
 pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, ConfluenceError> {

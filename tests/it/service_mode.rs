@@ -387,3 +387,43 @@ async fn a_wrong_secret_or_a_cancelled_sync_affects_only_its_own_tenant() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "cancelled sync left {leftovers:?}");
 }
+
+#[test]
+fn check_reports_conductorone_credentials_per_tenant() {
+    let good = tenant_of("good", SimVersion::V9_2, 91, Duration::ZERO);
+    let wrong = tenant_of("wrong", SimVersion::V10_2, 92, Duration::ZERO);
+    let (_, _, someone_elses_key) = gen_credentials("someone-else", "127.0.0.1");
+    let c1 = c1_sim(vec![
+        sim_tenant(&good, &good.public_jwk),
+        sim_tenant(&wrong, &someone_elses_key),
+    ]);
+    let dir = TempDir::new("check-c1");
+    let text = config(
+        dir.path(),
+        &c1,
+        &[&good, &wrong],
+        &[&good.client_secret, &wrong.client_secret],
+    )
+    .replace("{admin}", "127.0.0.1:0")
+    .replace("{data_dir}", "data");
+    let path = dir.path().join("hub.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("good ok confluence 9.2")
+            && lines[0].ends_with("conductorone credentials accepted"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("wrong FAILED conductorone:") && lines[1].contains("refused"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&wrong.client_secret) && !stdout.contains(&good.client_secret));
+}

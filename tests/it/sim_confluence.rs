@@ -22,7 +22,7 @@ const USER_TOKEN: &str = "user-token";
 fn client() -> Client {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        confluence_hub::tls::install_crypto_provider();
     });
     Client::builder()
         .timeout(Duration::from_secs(20))

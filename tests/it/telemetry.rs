@@ -922,3 +922,177 @@ fn grafana_dashboard_charts_every_metric_with_the_names_and_labels_of_the_metric
         .collect();
     assert_eq!(charted, all, "every metric has a panel");
 }
+
+/// The real hub, a real sync: its spans and metrics reach the collector with
+/// the tenant on them, and `/metrics` parses.
+#[test]
+fn a_real_sync_reaches_the_collector_and_the_metrics_page() {
+    use confluence_hub::sim::confluence::{
+        ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
+    };
+
+    let receiver = OtlpReceiver::start();
+    let dataset = Dataset::generate(&GenerateOptions {
+        seed: 91,
+        users: 30,
+        groups: 5,
+        spaces: 4,
+    });
+    let sim = ConfluenceSim::start(SimOptions::new(SimVersion::V9_2, dataset)).unwrap();
+    let config = format!(
+        "[hub]\ndata_dir = \"{{data_dir}}\"\nadmin_listen = \"{{admin}}\"\n\
+         [telemetry]\notlp_endpoint = \"{}\"\n\
+         [[instance]]\nid = \"observed\"\nbase_url = \"{}\"\ntoken = {{ env = \"HUB_IT_TOKEN\" }}\nsync_interval = \"1h\"\n",
+        receiver.endpoint(),
+        sim.base_url(),
+    );
+    let dir = crate::support::TempDir::new("otlp");
+    let mut hub = crate::support::HubProcess::start(
+        dir.path(),
+        &config,
+        &[
+            ("HUB_IT_TOKEN", "sim-admin-token"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ],
+    );
+    // The receiver owns a runtime, so the async part runs on one of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let page = runtime.block_on(async {
+        hub.wait_for(Duration::from_secs(20), "the sync", |status| {
+            crate::support::tenant(status, "observed")
+                .is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+        })
+        .await;
+
+        hub.get("/metrics")
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .unwrap()
+    });
+    let families = parse_exposition(&page).unwrap_or_else(|err| panic!("{err}\n{page}"));
+    let samples = |family: &str| {
+        families
+            .get(family)
+            .map(|f| f.samples.as_slice())
+            .unwrap_or_default()
+    };
+    let syncs = samples("confluence_hub_syncs_total");
+    assert!(
+        syncs.iter().any(|s| s.label("tenant") == Some("observed")
+            && s.label("outcome") == Some("ok")
+            && s.value >= 1.0),
+        "{page}"
+    );
+    let requests = samples("confluence_hub_confluence_requests_total");
+    assert!(
+        requests
+            .iter()
+            .any(|s| s.label("url_template") == Some("/rest/api/user/list")),
+        "{page}"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|s| s.label("tenant") == Some("observed")),
+        "{page}"
+    );
+    // Every metric is labelled with the tenant (target_info describes the process).
+    for (name, family) in families.iter().filter(|(name, _)| *name != "target_info") {
+        for sample in &family.samples {
+            assert!(
+                sample.label("tenant").is_some(),
+                "{name}: {} has no tenant label",
+                sample.name
+            );
+        }
+    }
+
+    // Stopping flushes the spans still batched.
+    hub.signal("TERM");
+    assert!(
+        hub.wait_exit(Duration::from_secs(20))
+            .is_some_and(|status| status.success())
+    );
+    let arrived = receiver.wait_until(Duration::from_secs(10), |receiver| {
+        let names: BTreeSet<String> = receiver
+            .spans()
+            .into_iter()
+            .map(|(_, span)| span.name)
+            .collect();
+        ["sync", "fetch", "confluence.request"]
+            .iter()
+            .all(|name| names.contains(*name))
+    });
+    let spans = receiver.spans();
+    assert!(
+        arrived,
+        "spans received: {:?}",
+        spans.iter().map(|(_, s)| &s.name).collect::<Vec<_>>()
+    );
+    for (service, span) in &spans {
+        assert_eq!(service, "confluence-hub");
+        if ["sync", "fetch", "confluence.request"].contains(&span.name.as_str()) {
+            assert_eq!(
+                string_attribute(&span.attributes, "tenant").as_deref(),
+                Some("observed"),
+                "{}",
+                span.name
+            );
+        }
+    }
+    let request = spans
+        .iter()
+        .find(|(_, span)| span.name == "confluence.request")
+        .unwrap();
+    let template = string_attribute(&request.1.attributes, "url.template").unwrap_or_default();
+    assert!(
+        template.starts_with("/rest/api/") || template.starts_with("/rpc/"),
+        "{template}"
+    );
+    let fetch_types: BTreeSet<String> = spans
+        .iter()
+        .filter(|(_, span)| span.name == "fetch")
+        .filter_map(|(_, span)| string_attribute(&span.attributes, "resource_type"))
+        .collect();
+    assert_eq!(
+        fetch_types,
+        ["group", "space", "user"].map(String::from).into()
+    );
+
+    let metric_names: BTreeSet<String> = receiver
+        .metrics()
+        .into_iter()
+        .map(|metric| metric.name)
+        .collect();
+    for name in [
+        "confluence_hub.syncs",
+        "confluence_hub.sync.duration",
+        "confluence_hub.confluence.requests",
+        "http.client.request.duration",
+        "confluence_hub.sync.objects",
+    ] {
+        assert!(
+            metric_names.contains(name),
+            "{name} not exported; got {metric_names:?}"
+        );
+    }
+    for metric in receiver
+        .metrics()
+        .iter()
+        .filter(|metric| metric.name.starts_with("confluence_hub.sync"))
+    {
+        for attributes in data_point_attributes(metric) {
+            assert_eq!(
+                string_attribute(attributes, "tenant").as_deref(),
+                Some("observed"),
+                "{}",
+                metric.name
+            );
+        }
+    }
+}

@@ -74,7 +74,7 @@ const PLANS: [TenantPlan; 3] = [
         groups: 30,
         spaces: 20,
         rate_limit: Some((20, 15)),
-        requests_per_second: 25,
+        requests_per_second: 40,
     },
 ];
 

@@ -347,6 +347,7 @@ impl Instance {
                 requests: client.requests,
                 rate_limited: client.rate_limited,
                 retries: client.retries,
+                rate_limit_wait_ms: duration_ms(client.rate_limit_wait),
                 file_size,
                 trigger: trigger.label().to_owned(),
                 error,

@@ -85,6 +85,8 @@ pub struct LastSync {
     pub requests: u64,
     pub rate_limited: u64,
     pub retries: u64,
+    /// Time requests waited on the tenant's limiter and Retry-After, summed over requests.
+    pub rate_limit_wait_ms: u64,
     /// Bytes of the finished c1z (0 when the sync failed).
     pub file_size: u64,
     pub trigger: String,
@@ -401,6 +403,7 @@ mod tests {
             requests: 3,
             rate_limited: 0,
             retries: 0,
+            rate_limit_wait_ms: 0,
             file_size: 0,
             trigger: "schedule".into(),
             error: error.map(str::to_owned),

@@ -2,8 +2,7 @@
 //! (fixtures/reference.c1z) and against themselves: schema, listing, round
 //! trip, envelope bytes, crash safety, decoder limits, and `inspect`.
 
-use crate::support::fixture;
-use std::collections::BTreeMap;
+use crate::support::{assert_reference_schema, decompress_copy, fixture, strings};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -154,14 +153,6 @@ fn write(path: &Path, data: &Dataset, options: WriterOptions) -> Result<Finished
     writer.finish()
 }
 
-/// The SQLite file inside a c1z, decompressed with the plain zstd decoder.
-fn decompress_copy(c1z: &Path, into: &Path) {
-    let bytes = fs::read(c1z).unwrap();
-    assert_eq!(&bytes[..5], b"C1ZF\0");
-    let database = zstd::stream::decode_all(&bytes[5..]).unwrap();
-    fs::write(into, database).unwrap();
-}
-
 fn expandable_of(grant: &Grant) -> Option<GrantExpandable> {
     grant
         .annotations
@@ -172,174 +163,12 @@ fn expandable_of(grant: &Grant) -> Option<GrantExpandable> {
 
 // ---------------------------------------------------------------- schema
 
-#[derive(Debug, PartialEq)]
-struct Column {
-    declared_type: String,
-    not_null: bool,
-    default: Option<String>,
-    primary_key: i64,
-}
-
-#[derive(Debug, PartialEq)]
-struct Index {
-    unique: bool,
-    origin: String,
-    partial: bool,
-    columns: Vec<String>,
-    sql: Option<String>,
-}
-
-#[derive(Debug, PartialEq)]
-struct Table {
-    columns: BTreeMap<String, Column>,
-    indexes: BTreeMap<String, Index>,
-}
-
-fn strings(connection: &Connection, sql: &str, param: &str) -> Vec<String> {
-    let mut statement = connection.prepare(sql).unwrap();
-    statement
-        .query_map([param], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// Tables, columns (by name), declared types, NOT NULL, defaults, indexes
-/// with their uniqueness, partiality, columns and SQL (whitespace collapsed).
-fn schema_of(database: &Path) -> BTreeMap<String, Table> {
-    let connection = Connection::open(database).unwrap();
-    let tables = strings(
-        &connection,
-        "select name from sqlite_master where type = 'table' and name not like ?1",
-        "sqlite_%",
-    );
-    let mut schema = BTreeMap::new();
-    for table in tables {
-        let mut columns = BTreeMap::new();
-        let mut statement = connection
-            .prepare("select name, type, \"notnull\", dflt_value, pk from pragma_table_info(?1)")
-            .unwrap();
-        let rows = statement
-            .query_map([&table], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    Column {
-                        declared_type: row.get(1)?,
-                        not_null: row.get(2)?,
-                        default: row.get(3)?,
-                        primary_key: row.get(4)?,
-                    },
-                ))
-            })
-            .unwrap();
-        for row in rows {
-            let (name, column) = row.unwrap();
-            columns.insert(name, column);
-        }
-        let mut indexes = BTreeMap::new();
-        let mut statement = connection
-            .prepare("select name, \"unique\", origin, partial from pragma_index_list(?1)")
-            .unwrap();
-        let listed: Vec<(String, bool, String, bool)> = statement
-            .query_map([&table], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for (name, unique, origin, partial) in listed {
-            let columns = strings(
-                &connection,
-                "select name from pragma_index_info(?1) order by seqno",
-                &name,
-            );
-            let sql = strings(
-                &connection,
-                "select coalesce(sql, '') from sqlite_master where type = 'index' and name = ?1",
-                &name,
-            )
-            .pop()
-            .filter(|sql| !sql.is_empty())
-            .map(|sql| sql.split_whitespace().collect::<Vec<_>>().join(" "));
-            indexes.insert(
-                name,
-                Index {
-                    unique,
-                    origin,
-                    partial,
-                    columns,
-                    sql,
-                },
-            );
-        }
-        schema.insert(table, Table { columns, indexes });
-    }
-    schema
-}
-
-/// What baton-sdk does when it opens an old file (docs/baton-wire.md §1.2,
-/// §1.3): ALTER TABLE ADD COLUMN for each newer column, CREATE INDEX IF NOT
-/// EXISTS for each newer index, CREATE TABLE IF NOT EXISTS for a missing table.
-const BATON_MIGRATIONS: &str = "
-alter table v1_sync_runs add column sync_type text not null default 'full';
-alter table v1_sync_runs add column parent_sync_id text not null default '';
-alter table v1_sync_runs add column linked_sync_id text not null default '';
-alter table v1_sync_runs add column supports_diff integer not null default 0;
-alter table v1_sync_runs add column grants_backfilled integer not null default 0;
-alter table v1_sync_runs add column stats text;
-alter table v1_sync_runs add column ingest_invariant_generation text not null default '';
-alter table v1_sync_runs add column ingest_invariant_coverage text not null default '';
-alter table v1_sync_runs add column ingest_invariant_mode text not null default '';
-alter table v1_grants add column expansion blob;
-alter table v1_grants add column needs_expansion integer not null default 0;
-create index if not exists idx_grants_resource_type_id_resource_id_v1 on v1_grants (resource_type_id, resource_id);
-create index if not exists idx_grants_entitlement_id_principal_id_v1 on v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
-create index if not exists idx_grants_sync_expansion_v1 on v1_grants (sync_id) where expansion is not null;
-create index if not exists idx_grants_sync_needs_expansion_v1 on v1_grants (sync_id) where needs_expansion = 1;
-create index if not exists idx_grants_entitlement_sync_grant_v1 on v1_grants (entitlement_id, sync_id, id);
-create table if not exists v1_connector_sessions (
-    id integer primary key,
-    sync_id text not null,
-    key text not null,
-    value blob not null
-);
-create unique index if not exists idx_session_store_sync_key_v1 on v1_connector_sessions (sync_id, key);
-";
-
 #[test]
 fn written_file_has_the_reference_schema_after_batons_migrations() {
     let dir = TestDir::new();
     let ours = dir.join("ours.c1z");
     write(&ours, &dataset(), WriterOptions::default()).unwrap();
-    decompress_copy(&ours, &dir.join("ours.db"));
-    decompress_copy(&fixture("reference.c1z"), &dir.join("reference.db"));
-    let reference_connection = Connection::open(dir.join("reference.db")).unwrap();
-    reference_connection
-        .execute_batch(BATON_MIGRATIONS)
-        .unwrap();
-    drop(reference_connection);
-
-    let mut reference = schema_of(&dir.join("reference.db"));
-    let ours = schema_of(&dir.join("ours.db"));
-    // The one documented difference: SDK v0.2.18 indexed grants on
-    // entitlement_id alone; newer SDKs no longer create that index (its
-    // prefix is covered by idx_grants_entitlement_id_principal_id_v1) but
-    // migrations leave it in old files.
-    let legacy = reference
-        .get_mut("v1_grants")
-        .unwrap()
-        .indexes
-        .remove("idx_grants_entitlement_id_v1");
-    assert_eq!(
-        legacy.map(|index| index.columns),
-        Some(vec!["entitlement_id".to_owned()])
-    );
-
-    let names = |schema: &BTreeMap<String, Table>| schema.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(&ours), names(&reference));
-    for (table, expected) in &reference {
-        assert_eq!(&ours[table], expected, "table {table}");
-    }
+    let ours = assert_reference_schema(&ours, &dir.0);
     // The swapped index names survive exactly as Baton spells them.
     let resources = &ours["v1_resources"].indexes;
     assert_eq!(

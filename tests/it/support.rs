@@ -1,6 +1,9 @@
 //! Helpers shared by the integration test modules.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
 
 /// A file of `tests/fixtures/` (the reference c1z, its listing and schema,
 /// the small dataset).
@@ -221,4 +224,187 @@ pub fn tenant<'a>(status: &'a serde_json::Value, id: &str) -> Option<&'a serde_j
         .as_array()?
         .iter()
         .find(|tenant| tenant["id"] == id)
+}
+
+// ---------------------------------------------------------------- c1z schema
+
+/// The SQLite file inside a c1z, decompressed with the plain zstd decoder.
+pub fn decompress_copy(c1z: &Path, into: &Path) {
+    let bytes = std::fs::read(c1z).unwrap();
+    assert_eq!(&bytes[..5], b"C1ZF\0");
+    let database = zstd::stream::decode_all(&bytes[5..]).unwrap();
+    std::fs::write(into, database).unwrap();
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Column {
+    pub declared_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub primary_key: i64,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Index {
+    pub unique: bool,
+    pub origin: String,
+    pub partial: bool,
+    pub columns: Vec<String>,
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Table {
+    pub columns: BTreeMap<String, Column>,
+    pub indexes: BTreeMap<String, Index>,
+}
+
+pub fn strings(connection: &Connection, sql: &str, param: &str) -> Vec<String> {
+    let mut statement = connection.prepare(sql).unwrap();
+    statement
+        .query_map([param], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Tables, columns (by name), declared types, NOT NULL, defaults, indexes
+/// with their uniqueness, partiality, columns and SQL (whitespace collapsed).
+pub fn schema_of(database: &Path) -> BTreeMap<String, Table> {
+    let connection = Connection::open(database).unwrap();
+    let tables = strings(
+        &connection,
+        "select name from sqlite_master where type = 'table' and name not like ?1",
+        "sqlite_%",
+    );
+    let mut schema = BTreeMap::new();
+    for table in tables {
+        let mut columns = BTreeMap::new();
+        let mut statement = connection
+            .prepare("select name, type, \"notnull\", dflt_value, pk from pragma_table_info(?1)")
+            .unwrap();
+        let rows = statement
+            .query_map([&table], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    Column {
+                        declared_type: row.get(1)?,
+                        not_null: row.get(2)?,
+                        default: row.get(3)?,
+                        primary_key: row.get(4)?,
+                    },
+                ))
+            })
+            .unwrap();
+        for row in rows {
+            let (name, column) = row.unwrap();
+            columns.insert(name, column);
+        }
+        let mut indexes = BTreeMap::new();
+        let mut statement = connection
+            .prepare("select name, \"unique\", origin, partial from pragma_index_list(?1)")
+            .unwrap();
+        let listed: Vec<(String, bool, String, bool)> = statement
+            .query_map([&table], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (name, unique, origin, partial) in listed {
+            let columns = strings(
+                &connection,
+                "select name from pragma_index_info(?1) order by seqno",
+                &name,
+            );
+            let sql = strings(
+                &connection,
+                "select coalesce(sql, '') from sqlite_master where type = 'index' and name = ?1",
+                &name,
+            )
+            .pop()
+            .filter(|sql| !sql.is_empty())
+            .map(|sql| sql.split_whitespace().collect::<Vec<_>>().join(" "));
+            indexes.insert(
+                name,
+                Index {
+                    unique,
+                    origin,
+                    partial,
+                    columns,
+                    sql,
+                },
+            );
+        }
+        schema.insert(table, Table { columns, indexes });
+    }
+    schema
+}
+
+/// What baton-sdk does when it opens an old file (docs/baton-wire.md §1.2,
+/// §1.3): ALTER TABLE ADD COLUMN for each newer column, CREATE INDEX IF NOT
+/// EXISTS for each newer index, CREATE TABLE IF NOT EXISTS for a missing table.
+pub const BATON_MIGRATIONS: &str = "
+alter table v1_sync_runs add column sync_type text not null default 'full';
+alter table v1_sync_runs add column parent_sync_id text not null default '';
+alter table v1_sync_runs add column linked_sync_id text not null default '';
+alter table v1_sync_runs add column supports_diff integer not null default 0;
+alter table v1_sync_runs add column grants_backfilled integer not null default 0;
+alter table v1_sync_runs add column stats text;
+alter table v1_sync_runs add column ingest_invariant_generation text not null default '';
+alter table v1_sync_runs add column ingest_invariant_coverage text not null default '';
+alter table v1_sync_runs add column ingest_invariant_mode text not null default '';
+alter table v1_grants add column expansion blob;
+alter table v1_grants add column needs_expansion integer not null default 0;
+create index if not exists idx_grants_resource_type_id_resource_id_v1 on v1_grants (resource_type_id, resource_id);
+create index if not exists idx_grants_entitlement_id_principal_id_v1 on v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
+create index if not exists idx_grants_sync_expansion_v1 on v1_grants (sync_id) where expansion is not null;
+create index if not exists idx_grants_sync_needs_expansion_v1 on v1_grants (sync_id) where needs_expansion = 1;
+create index if not exists idx_grants_entitlement_sync_grant_v1 on v1_grants (entitlement_id, sync_id, id);
+create table if not exists v1_connector_sessions (
+    id integer primary key,
+    sync_id text not null,
+    key text not null,
+    value blob not null
+);
+create unique index if not exists idx_session_store_sync_key_v1 on v1_connector_sessions (sync_id, key);
+";
+
+/// Asserts that the database inside the c1z at `ours` has the reference
+/// file's schema (tables, columns, declared types, defaults, indexes and
+/// their SQL) as baton-sdk leaves it after opening it, and returns ours.
+/// `scratch` holds the decompressed databases.
+pub fn assert_reference_schema(ours: &Path, scratch: &Path) -> BTreeMap<String, Table> {
+    let ours_db = scratch.join("ours.db");
+    let reference_db = scratch.join("reference.db");
+    decompress_copy(ours, &ours_db);
+    decompress_copy(&fixture("reference.c1z"), &reference_db);
+    let reference_connection = Connection::open(&reference_db).unwrap();
+    reference_connection
+        .execute_batch(BATON_MIGRATIONS)
+        .unwrap();
+    drop(reference_connection);
+
+    let mut reference = schema_of(&reference_db);
+    let ours = schema_of(&ours_db);
+    // The one documented difference: SDK v0.2.18 indexed grants on
+    // entitlement_id alone; newer SDKs no longer create that index (its
+    // prefix is covered by idx_grants_entitlement_id_principal_id_v1) but
+    // migrations leave it in old files.
+    let legacy = reference
+        .get_mut("v1_grants")
+        .unwrap()
+        .indexes
+        .remove("idx_grants_entitlement_id_v1");
+    assert_eq!(
+        legacy.map(|index| index.columns),
+        Some(vec!["entitlement_id".to_owned()])
+    );
+
+    let names = |schema: &BTreeMap<String, Table>| schema.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&ours), names(&reference));
+    for (table, expected) in &reference {
+        assert_eq!(&ours[table], expected, "table {table}");
+    }
+    ours
 }

@@ -16,12 +16,22 @@ use super::instance::{
 use super::status::StatusBoard;
 use super::writer::WriterPool;
 use crate::config::TenantConfig;
-use crate::sync::{Progress, SyncError};
+use crate::sync::{Progress, SyncError, SyncScope};
 
 /// Runs the sync to completion on a fresh actix system; blocks the caller.
 pub fn sync_once(
     tenant: TenantConfig,
     out: PathBuf,
+    progress: Arc<Progress>,
+) -> Result<SyncReport, SyncError> {
+    sync_once_scoped(tenant, out, SyncScope::default(), progress)
+}
+
+/// [`sync_once`] of part of the tenant, or with grants expanded.
+pub fn sync_once_scoped(
+    tenant: TenantConfig,
+    out: PathBuf,
+    scope: SyncScope,
     progress: Arc<Progress>,
 ) -> Result<SyncReport, SyncError> {
     let system = actix::System::new();
@@ -41,6 +51,7 @@ pub fn sync_once(
         let mut request = RunSync::new(Trigger::OneShot, SyncTarget::Path(out));
         request.cancel = cancel.clone();
         request.progress = progress;
+        request.scope = scope;
         let interrupt = cancel.clone();
         actix::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -10,4 +10,5 @@ mod provisioning;
 mod service_mode;
 mod sim_confluence;
 mod support;
+mod sync_contract;
 mod telemetry;

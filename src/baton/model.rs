@@ -257,7 +257,13 @@ pub fn entitlement_id(kind: ResourceKind, resource_id: &str, slug: &str) -> Stri
 
 /// `<entitlement id>:<principal type>:<principal id>`.
 pub fn grant_id(entitlement_id: &str, principal: ResourceKind, principal_id: &str) -> String {
-    format!("{entitlement_id}:{}:{principal_id}", principal.as_str())
+    grant_id_for_type(entitlement_id, principal.as_str(), principal_id)
+}
+
+/// [`grant_id`] for a principal type given by name, as grant expansion
+/// meets them in a c1z (Baton names expanded grants the same way).
+pub fn grant_id_for_type(entitlement_id: &str, principal_type: &str, principal_id: &str) -> String {
+    format!("{entitlement_id}:{principal_type}:{principal_id}")
 }
 
 /// The slug of an entitlement: its `slug` field, or the last `:`-segment of

@@ -68,6 +68,13 @@ pub enum C1zError {
     SkippedTable { path: PathBuf, table: &'static str },
 
     #[error(
+        "c1z: cannot expand the grants of {}: {problem}; the connector wrote grant expansion \
+         data Baton cannot expand, so report it as a bug",
+        path.display()
+    )]
+    Expansion { path: PathBuf, problem: String },
+
+    #[error(
         "c1z: an earlier write to {} failed ({cause}); nothing more can be written: abort this \
          writer and start a new sync",
         path.display()

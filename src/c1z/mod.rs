@@ -4,6 +4,7 @@
 //! (ours or the reference connector's) for tests and `confluence-hub inspect`.
 
 mod error;
+mod expand;
 pub mod format;
 mod known_ids;
 mod ksuid;
@@ -17,6 +18,7 @@ mod upsert;
 mod writer;
 
 pub use error::{Advice, C1zError};
+pub use expand::ExpansionCounts;
 pub use format::{DecoderLimits, FrameHeader};
 pub use ksuid::new_sync_id;
 pub use listing::{

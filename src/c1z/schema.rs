@@ -145,6 +145,8 @@ set resource_type_id = ?1, resource_id = ?2, entitlement_id = ?3, principal_reso
     principal_resource_id = ?5, expansion = ?6, needs_expansion = ?7, data = ?8
 where id = ?9";
 pub const SELECT_GRANT_ID: &str = "select external_id from v1_grants where id = ?1";
+/// Grant expansion fills in `sources`, which lives only in `data`.
+pub const UPDATE_GRANT_DATA: &str = "update v1_grants set data = ?1 where id = ?2";
 
 /// A new run: unfinished, empty checkpoint token, `supports_diff = 1` and
 /// `grants_backfilled = 1` because the `expansion` column is authoritative.

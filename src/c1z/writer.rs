@@ -2,8 +2,9 @@
 //!
 //! Objects go into a working SQLite database beside the final file, in
 //! batched transactions through cached prepared statements, appended in rowid
-//! order (see `known_ids`). `finish` ends the sync run, builds the indexes,
-//! switches the database to `journal_mode=DELETE`, closes it,
+//! order (see `known_ids`). `finish` builds the indexes, expands grants when
+//! the sync asked for it (see `expand`), ends the sync run, switches the
+//! database to `journal_mode=DELETE`, closes it,
 //! streams it through zstd into a temporary file, fsyncs, renames it over the
 //! final path and fsyncs the directory. Until that rename the final path keeps
 //! whatever it held before; on error, `abort` or drop, the temporary files go.
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
+use super::expand::{self, ExpandError, ExpansionCounts};
 use super::known_ids::KnownIds;
 use super::rows::{self, Rejected};
 use super::temp::{self, TempFile};
@@ -70,15 +72,19 @@ pub struct WriterOptions {
     /// file names, so it must be 1 to 64 ASCII letters and digits.
     pub sync_id: String,
     pub sync_type: SyncType,
+    /// Expand grants before finishing (a task with `skip_expand_grants =
+    /// false`); otherwise the file only records what to expand.
+    pub expand_grants: bool,
     pub inject_failure: Option<InjectedFailure>,
 }
 
 impl Default for WriterOptions {
-    /// A full sync under a fresh KSUID.
+    /// A full sync under a fresh KSUID, grants recorded but not expanded.
     fn default() -> Self {
         Self {
             sync_id: ksuid::new_sync_id(),
             sync_type: SyncType::Full,
+            expand_grants: false,
             inject_failure: None,
         }
     }
@@ -104,6 +110,8 @@ pub struct FinishedC1z {
     /// Bytes of the SQLite database inside (the zstd content size).
     pub database_size: u64,
     pub counts: Counts,
+    /// What grant expansion did; all zero when it was not asked for.
+    pub expansion: ExpansionCounts,
     pub sync_id: String,
 }
 
@@ -118,6 +126,7 @@ pub struct C1zWriter {
     final_path: PathBuf,
     sync_id: String,
     sync_type: SyncType,
+    expand_grants: bool,
     inject_failure: Option<InjectedFailure>,
     // Declared before `database` so it closes before the file is removed.
     connection: Connection,
@@ -174,6 +183,7 @@ impl C1zWriter {
             final_path: final_path.to_owned(),
             sync_id: options.sync_id,
             sync_type: options.sync_type,
+            expand_grants: options.expand_grants,
             inject_failure: options.inject_failure,
             connection,
             database,
@@ -235,10 +245,11 @@ impl C1zWriter {
         let Self {
             final_path,
             sync_id,
+            expand_grants,
             inject_failure,
             connection,
             database,
-            known,
+            mut known,
             failure,
             ..
         } = self;
@@ -250,12 +261,36 @@ impl C1zWriter {
         }
         let sqlite = |operation| sqlite_error(operation, database.path());
         connection
-            .execute(schema::END_SYNC_RUN, params![timestamp::now(), sync_id])
-            .map_err(sqlite("ending the sync run in"))?;
-        connection
             .execute_batch(&format!("pragma cache_size = -{INDEX_CACHE_KIB};"))
             .and_then(|()| connection.execute_batch(schema::INDEXES))
             .map_err(sqlite("creating the indexes in"))?;
+        // Expansion looks rows up by entitlement and by id, so it runs once
+        // the indexes exist.
+        let expansion = if expand_grants {
+            let counts =
+                expand::expand(&connection, &sync_id, &timestamp::now(), &mut known.grants)
+                    .map_err(|err| match err {
+                        ExpandError::Sqlite(err) => sqlite("expanding the grants in")(err),
+                        ExpandError::Invalid(problem) => C1zError::Expansion {
+                            path: final_path.clone(),
+                            problem,
+                        },
+                    })?;
+            tracing::info!(
+                edges = counts.edges,
+                created = counts.created,
+                updated = counts.updated,
+                unknown_sources = counts.unknown_sources,
+                "c1z: grants expanded"
+            );
+            counts
+        } else {
+            ExpansionCounts::default()
+        };
+        // Expansion is part of the sync, as in Baton: the run ends after it.
+        connection
+            .execute(schema::END_SYNC_RUN, params![timestamp::now(), sync_id])
+            .map_err(sqlite("ending the sync run in"))?;
         connection
             .execute_batch("commit")
             .map_err(sqlite("committing"))?;
@@ -311,6 +346,7 @@ impl C1zWriter {
             sha256: written.sha256,
             database_size: written.database_size,
             counts,
+            expansion,
             sync_id,
         })
     }

@@ -1,0 +1,552 @@
+//! Grant expansion (docs/baton-wire.md §1.6), for syncs whose task asks the
+//! connector to expand (`skip_expand_grants = false`): every principal holding
+//! a grant's source entitlement (named in its `expansion` column) also gets
+//! the grant's entitlement. It runs inside the writer, after the indexes are
+//! built, as SQL over the stored grants: memory holds the expansion graph and
+//! the holders of one source entitlement at a time, never the grants.
+
+use std::collections::{BTreeMap, HashSet};
+
+use prost::Message;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::known_ids::KnownIds;
+use super::rows;
+use super::schema;
+use super::upsert::Row;
+use crate::baton::model::{self, annotation};
+use crate::baton::pb::c1::connector::v2::{
+    Entitlement, Grant, GrantExpandable, GrantImmutable, GrantSources, Resource, ResourceId,
+    grant_sources::GrantSource,
+};
+
+/// Baton's default `BATON_GRAPH_EXPAND_MAX_DEPTH`: levels of the expansion
+/// graph. Confluence groups do not nest, so our files need one.
+const MAX_DEPTH: usize = 20;
+
+/// What one expansion pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpansionCounts {
+    /// Distinct (source entitlement → entitlement) edges expanded.
+    pub edges: u64,
+    /// Grants the expansion added.
+    pub created: u64,
+    /// Existing grants that gained a source.
+    pub updated: u64,
+    /// Source entitlements no entitlement of this sync has (Baton skips them).
+    pub unknown_sources: u64,
+}
+
+/// Why the stored grants cannot be expanded.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpandError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One edge of the graph: holders of `source` get `descendant`.
+#[derive(Debug)]
+struct Edge {
+    source: String,
+    descendant: String,
+    /// The resource the descendant entitlement belongs to.
+    descendant_resource: (String, String),
+    /// Only holders whose own grant is direct pass the entitlement on.
+    shallow: bool,
+    /// Only holders of these principal types; empty = every type.
+    principal_types: Vec<String>,
+}
+
+/// Expands every grant of `sync_id` that has an `expansion`; new grants are
+/// recorded in `known` so the writer's counts include them.
+pub fn expand(
+    connection: &Connection,
+    sync_id: &str,
+    now: &str,
+    known: &mut KnownIds,
+) -> Result<ExpansionCounts, ExpandError> {
+    let mut counts = ExpansionCounts::default();
+    let mut pending = load_edges(connection, sync_id, &mut counts)?;
+    let mut depth = 0;
+    while !pending.is_empty() {
+        depth += 1;
+        // An edge is ready once no pending edge still adds holders to its source.
+        let receiving: HashSet<String> = pending.iter().map(|e| e.descendant.clone()).collect();
+        let (ready, blocked): (Vec<Edge>, Vec<Edge>) = pending
+            .into_iter()
+            .partition(|edge| !receiving.contains(&edge.source));
+        if ready.is_empty() {
+            let through: Vec<&str> = blocked.iter().map(|e| e.source.as_str()).collect();
+            return Err(ExpandError::Invalid(format!(
+                "the expansion graph has a cycle through {}",
+                through.join(", ")
+            )));
+        }
+        if depth > MAX_DEPTH {
+            return Err(ExpandError::Invalid(format!(
+                "the expansion graph is deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        for edge in &ready {
+            apply(connection, sync_id, now, known, edge, &mut counts)?;
+            counts.edges += 1;
+        }
+        pending = blocked;
+    }
+    Ok(counts)
+}
+
+/// The distinct edges of the stored `expansion` columns. A source must be an
+/// entitlement of the grant's own principal (Baton fails the sync otherwise);
+/// sources no entitlement of the sync has are skipped and counted.
+fn load_edges(
+    connection: &Connection,
+    sync_id: &str,
+    counts: &mut ExpansionCounts,
+) -> Result<Vec<Edge>, ExpandError> {
+    let mut statement = connection.prepare(
+        "select external_id, entitlement_id, resource_type_id, resource_id,
+                principal_resource_type_id, principal_resource_id, expansion
+         from v1_grants where sync_id = ?1 and expansion is not null order by id",
+    )?;
+    let mut resource_of = connection.prepare(
+        "select resource_type_id, resource_id from v1_entitlements
+         where external_id = ?1 and sync_id = ?2",
+    )?;
+    let mut edges: BTreeMap<(String, String), Edge> = BTreeMap::new();
+    let mut rows = statement.query([sync_id])?;
+    while let Some(row) = rows.next()? {
+        let grant_id: String = row.get(0)?;
+        let descendant: String = row.get(1)?;
+        let descendant_resource: (String, String) = (row.get(2)?, row.get(3)?);
+        let principal: (String, String) = (row.get(4)?, row.get(5)?);
+        let bytes: Vec<u8> = row.get(6)?;
+        let expandable = GrantExpandable::decode(bytes.as_slice()).map_err(|err| {
+            ExpandError::Invalid(format!(
+                "the expansion of grant {grant_id} does not decode: {err}"
+            ))
+        })?;
+        for source in expandable.entitlement_ids.iter().map(|id| id.trim()) {
+            if source.is_empty() {
+                continue;
+            }
+            let owner: Option<(String, String)> = resource_of
+                .query_row(params![source, sync_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let Some(owner) = owner else {
+                counts.unknown_sources += 1;
+                continue;
+            };
+            if owner != principal {
+                return Err(ExpandError::Invalid(format!(
+                    "grant {grant_id} expands from {source}, an entitlement of {}:{}, not of \
+                     its principal {}:{}",
+                    owner.0, owner.1, principal.0, principal.1
+                )));
+            }
+            let key = (source.to_owned(), descendant.clone());
+            match edges.get_mut(&key) {
+                Some(edge) => {
+                    // The same edge twice: the broader reading wins.
+                    edge.shallow &= expandable.shallow;
+                    if expandable.resource_type_ids.is_empty() {
+                        edge.principal_types.clear();
+                    } else if !edge.principal_types.is_empty() {
+                        edge.principal_types
+                            .extend(expandable.resource_type_ids.iter().cloned());
+                    }
+                }
+                None => {
+                    let edge = Edge {
+                        source: source.to_owned(),
+                        descendant: descendant.clone(),
+                        descendant_resource: descendant_resource.clone(),
+                        shallow: expandable.shallow,
+                        principal_types: expandable.resource_type_ids.clone(),
+                    };
+                    edges.insert(key, edge);
+                }
+            }
+        }
+    }
+    Ok(edges.into_values().collect())
+}
+
+/// Gives `edge.descendant` to every holder of `edge.source`.
+fn apply(
+    connection: &Connection,
+    sync_id: &str,
+    now: &str,
+    known: &mut KnownIds,
+    edge: &Edge,
+    counts: &mut ExpansionCounts,
+) -> Result<(), ExpandError> {
+    // Read the holders first: the writes below must not run under an open
+    // cursor on the same table.
+    let holders: Vec<(String, String, Option<Vec<u8>>)> = connection
+        .prepare_cached(
+            "select principal_resource_type_id, principal_resource_id,
+                    case when ?3 then data end
+             from v1_grants where entitlement_id = ?1 and sync_id = ?2 order by id",
+        )?
+        .query_map(params![edge.source, sync_id, edge.shallow], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut existing = connection
+        .prepare_cached("select id, data from v1_grants where external_id = ?1 and sync_id = ?2")?;
+    let mut update = connection.prepare_cached(schema::UPDATE_GRANT_DATA)?;
+    let mut insert = connection.prepare_cached(schema::INSERT_GRANT)?;
+    for (principal_type, principal_id, data) in holders {
+        let type_wanted =
+            edge.principal_types.is_empty() || edge.principal_types.contains(&principal_type);
+        if !type_wanted || (edge.shallow && !is_direct(data.as_deref(), &edge.source)?) {
+            continue;
+        }
+        let id = model::grant_id_for_type(&edge.descendant, &principal_type, &principal_id);
+        let found: Option<(i64, Vec<u8>)> = existing
+            .query_row(params![id, sync_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match found {
+            Some((rowid, data)) => {
+                let mut grant = decode(&id, &data)?;
+                if add_source(&mut grant, &edge.descendant, &edge.source) {
+                    update.execute(params![grant.encode_to_vec(), rowid])?;
+                    counts.updated += 1;
+                }
+            }
+            None => {
+                let grant = expanded_grant(edge, id, &principal_type, &principal_id);
+                let row = rows::grant_row(&grant).map_err(|rejected| {
+                    ExpandError::Invalid(format!("{}: {}", rejected.object, rejected.problem))
+                })?;
+                row.insert(&mut insert, sync_id, now)?;
+                known.add(&grant.id, connection.last_insert_rowid());
+                counts.created += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `what` names the grant in the error: its id, or what it holds.
+fn decode(what: &str, data: &[u8]) -> Result<Grant, ExpandError> {
+    Grant::decode(data)
+        .map_err(|err| ExpandError::Invalid(format!("a grant {what} does not decode: {err}")))
+}
+
+/// A holder passes a shallow edge on only if it holds the source directly:
+/// its grant has no sources (a connector's grant) or names the source itself
+/// as direct.
+fn is_direct(data: Option<&[u8]>, source: &str) -> Result<bool, ExpandError> {
+    let Some(data) = data else {
+        return Ok(true);
+    };
+    let grant = decode(&format!("holding {source}"), data)?;
+    Ok(match grant.sources {
+        None => true,
+        Some(sources) if sources.sources.is_empty() => true,
+        Some(sources) => sources.sources.get(source).is_some_and(|s| s.is_direct),
+    })
+}
+
+/// An existing grant also flows from `source`: a grant without sources first
+/// records itself as direct. Returns whether anything changed.
+fn add_source(grant: &mut Grant, own_entitlement: &str, source: &str) -> bool {
+    let sources = &mut grant
+        .sources
+        .get_or_insert_with(GrantSources::default)
+        .sources;
+    let mut changed = false;
+    if sources.is_empty() {
+        sources.insert(own_entitlement.to_owned(), GrantSource { is_direct: true });
+        changed = true;
+    }
+    if !sources.contains_key(source) {
+        sources.insert(source.to_owned(), GrantSource { is_direct: false });
+        changed = true;
+    }
+    changed
+}
+
+/// A grant only expansion gives: immutable (it is revoked by leaving the
+/// source, not directly), its one source not direct.
+fn expanded_grant(edge: &Edge, id: String, principal_type: &str, principal_id: &str) -> Grant {
+    let resource_id = |resource_type: &str, resource: &str| ResourceId {
+        resource_type: resource_type.to_owned(),
+        resource: resource.to_owned(),
+        baton_resource: false,
+    };
+    let (resource_type, resource) = &edge.descendant_resource;
+    Grant {
+        id,
+        entitlement: Some(Entitlement {
+            id: edge.descendant.clone(),
+            resource: Some(Resource {
+                id: Some(resource_id(resource_type, resource)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        principal: Some(Resource {
+            id: Some(resource_id(principal_type, principal_id)),
+            ..Default::default()
+        }),
+        annotations: vec![annotation(&GrantImmutable::default())],
+        sources: Some(GrantSources {
+            sources: [(edge.source.clone(), GrantSource { is_direct: false })]
+                .into_iter()
+                .collect(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::baton::model::{Principal, ResourceKind, SpacePermission};
+    use crate::c1z::{C1zError, C1zReader, C1zWriter, FinishedC1z, StoredGrant, WriterOptions};
+
+    /// A directory of its own under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("expand-{}", crate::c1z::new_sync_id()));
+            std::fs::create_dir(&path).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn group(name: &str) -> Resource {
+        model::group_resource(name)
+    }
+
+    /// `group:<member_of>:member` held by the group `holder`, flowing to the
+    /// holder's members (what nested groups would look like).
+    fn group_in_group(member_of: &str, holder: &str) -> Grant {
+        let entitlement_id = model::entitlement_id(ResourceKind::Group, member_of, "member");
+        Grant {
+            id: model::grant_id(&entitlement_id, ResourceKind::Group, holder),
+            entitlement: Some(model::group_member_entitlement(&group(member_of))),
+            principal: Some(group(holder)),
+            annotations: vec![annotation(&GrantExpandable {
+                entitlement_ids: vec![model::entitlement_id(ResourceKind::Group, holder, "member")],
+                shallow: false,
+                resource_type_ids: Vec::new(),
+            })],
+            sources: None,
+        }
+    }
+
+    fn by_group(name: &str) -> Principal {
+        Principal::Group { name: name.into() }
+    }
+
+    fn by_user(key: &str) -> Principal {
+        Principal::User {
+            user_key: key.into(),
+        }
+    }
+
+    /// Writes groups `a`, `b`, `c`, space `S` and `grants`, expanding.
+    fn expand_into(
+        scratch: &Scratch,
+        grants: &[Grant],
+    ) -> Result<(FinishedC1z, BTreeMap<String, StoredGrant>), C1zError> {
+        let path = scratch.0.join("expanded.c1z");
+        let options = WriterOptions {
+            expand_grants: true,
+            ..WriterOptions::default()
+        };
+        let mut writer = C1zWriter::create(&path, options)?;
+        let groups: Vec<Resource> = ["a", "b", "c"].into_iter().map(group).collect();
+        let space = model::space_resource("S", "Space", "");
+        let mut entitlements: Vec<Entitlement> =
+            groups.iter().map(model::group_member_entitlement).collect();
+        entitlements.extend(model::space_entitlements(&space));
+        writer.put_resources(&groups)?;
+        writer.put_resources(&[space])?;
+        writer.put_entitlements(&entitlements)?;
+        writer.put_grants(grants)?;
+        let finished = writer.finish()?;
+        let stored = C1zReader::open(&path)?
+            .grants()?
+            .into_iter()
+            .map(|stored| (stored.grant.id.clone(), stored))
+            .collect();
+        Ok((finished, stored))
+    }
+
+    fn sources(stored: &StoredGrant) -> Vec<(&str, bool)> {
+        stored
+            .grant
+            .sources
+            .as_ref()
+            .map_or_else(Vec::new, |sources| {
+                sources
+                    .sources
+                    .iter()
+                    .map(|(id, source)| (id.as_str(), source.is_direct))
+                    .collect()
+            })
+    }
+
+    fn is_immutable(stored: &StoredGrant) -> bool {
+        stored
+            .grant
+            .annotations
+            .iter()
+            .any(|any| any.type_url == <GrantImmutable as prost::Name>::type_url())
+    }
+
+    #[test]
+    fn members_get_the_groups_grant_and_a_direct_holder_gains_the_source() {
+        let scratch = Scratch::new();
+        let grants = [
+            model::group_membership_grant("a", "u1"),
+            model::group_membership_grant("a", "u2"),
+            model::space_grant("S", SpacePermission::View, &by_user("u1")),
+            model::space_grant("S", SpacePermission::View, &by_group("a")),
+        ];
+        let (finished, stored) = expand_into(&scratch, &grants).unwrap();
+        assert_eq!(
+            finished.expansion,
+            ExpansionCounts {
+                edges: 1,
+                created: 1,
+                updated: 1,
+                unknown_sources: 0
+            }
+        );
+        assert_eq!(finished.counts.grants, 5);
+        let created = &stored["space:S:view:user:u2"];
+        assert_eq!(sources(created), [("group:a:member", false)]);
+        assert!(is_immutable(created));
+        assert_eq!(
+            (created.expansion.as_ref(), created.needs_expansion),
+            (None, false)
+        );
+        let direct = &stored["space:S:view:user:u1"];
+        assert_eq!(
+            sources(direct),
+            [("group:a:member", false), ("space:S:view", true)]
+        );
+        assert!(!is_immutable(direct));
+        let group_held = &stored["space:S:view:group:a"];
+        assert_eq!(sources(group_held), []);
+        assert!(group_held.needs_expansion);
+    }
+
+    #[test]
+    fn nested_groups_expand_level_by_level() {
+        let scratch = Scratch::new();
+        // u is in b; b's members are members of a; a holds view on S. The
+        // edge from a sorts first, so only leveling gives u the view.
+        let grants = [
+            model::group_membership_grant("b", "u"),
+            group_in_group("a", "b"),
+            model::space_grant("S", SpacePermission::View, &by_group("a")),
+        ];
+        let (finished, stored) = expand_into(&scratch, &grants).unwrap();
+        // b itself holds a's membership, so it gets the view too.
+        assert_eq!(
+            (finished.expansion.edges, finished.expansion.created),
+            (2, 3)
+        );
+        assert_eq!(
+            sources(&stored["space:S:view:group:b"]),
+            [("group:a:member", false)]
+        );
+        assert_eq!(
+            sources(&stored["group:a:member:user:u"]),
+            [("group:b:member", false)]
+        );
+        assert_eq!(
+            sources(&stored["space:S:view:user:u"]),
+            [("group:a:member", false)]
+        );
+    }
+
+    #[test]
+    fn a_shallow_edge_passes_on_only_direct_holders() {
+        let scratch = Scratch::new();
+        let mut shallow = model::space_grant("S", SpacePermission::View, &by_group("a"));
+        shallow.annotations = vec![annotation(&GrantExpandable {
+            entitlement_ids: vec!["group:a:member".into()],
+            shallow: true,
+            resource_type_ids: Vec::new(),
+        })];
+        let grants = [
+            model::group_membership_grant("a", "direct"),
+            model::group_membership_grant("b", "indirect"),
+            group_in_group("a", "b"),
+            shallow,
+        ];
+        let (_, stored) = expand_into(&scratch, &grants).unwrap();
+        assert!(stored.contains_key("group:a:member:user:indirect"));
+        assert!(stored.contains_key("space:S:view:user:direct"));
+        assert!(!stored.contains_key("space:S:view:user:indirect"));
+    }
+
+    #[test]
+    fn a_cycle_fails_the_file_with_a_clear_error() {
+        let scratch = Scratch::new();
+        let grants = [
+            model::group_membership_grant("a", "u"),
+            group_in_group("a", "b"),
+            group_in_group("b", "a"),
+        ];
+        let error = expand_into(&scratch, &grants).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, C1zError::Expansion { .. }), "{message}");
+        assert!(
+            message.contains("cycle through group:a:member, group:b:member"),
+            "{message}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&scratch.0).unwrap().count(),
+            0,
+            "files left behind"
+        );
+    }
+
+    #[test]
+    fn a_source_of_another_principal_fails_and_an_unknown_one_is_skipped() {
+        let scratch = Scratch::new();
+        let mut unknown = model::space_grant("S", SpacePermission::View, &by_group("a"));
+        unknown.annotations = vec![annotation(&GrantExpandable {
+            entitlement_ids: vec!["group:gone:member".into()],
+            shallow: false,
+            resource_type_ids: Vec::new(),
+        })];
+        let (finished, _) = expand_into(&scratch, &[unknown]).unwrap();
+        assert_eq!(finished.expansion.unknown_sources, 1);
+        assert_eq!(finished.expansion.edges, 0);
+
+        let mut foreign = model::space_grant("S", SpacePermission::View, &by_group("a"));
+        foreign.annotations = vec![annotation(&GrantExpandable {
+            entitlement_ids: vec!["group:c:member".into()],
+            shallow: false,
+            resource_type_ids: Vec::new(),
+        })];
+        let message = expand_into(&scratch, &[foreign]).unwrap_err().to_string();
+        assert!(
+            message.contains("expands from group:c:member, an entitlement of group:c, not of its principal group:a"),
+            "{message}"
+        );
+    }
+}

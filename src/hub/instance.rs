@@ -654,6 +654,7 @@ impl SyncJob {
         };
         let options = WriterOptions {
             sync_type,
+            expand_grants: self.scope.expand_grants,
             ..WriterOptions::default()
         };
         let sync_id = options.sync_id.clone();
@@ -715,7 +716,8 @@ impl SyncJob {
                 group: snapshot.groups,
                 space: snapshot.spaces,
                 entitlement: snapshot.entitlements,
-                grant: snapshot.grants,
+                // The file's count: grant expansion adds grants no fetcher sent.
+                grant: finished.counts.grants,
             },
             skipped: snapshot.skipped,
             client: self.client.stats().since(&stats_before),

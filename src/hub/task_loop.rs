@@ -325,6 +325,7 @@ fn scope(request: &SyncRequest) -> Result<SyncScope, TaskError> {
     let mut scope = SyncScope {
         skip_entitlements_and_grants: request.skip_entitlements_and_grants,
         skip_grants: request.skip_grants,
+        expand_grants: !request.skip_expand_grants,
         ..SyncScope::default()
     };
     if !request.sync_resource_type_ids.is_empty() {

@@ -68,6 +68,10 @@ pub struct SyncScope {
     pub resource_types: BTreeSet<ResourceKind>,
     pub skip_entitlements_and_grants: bool,
     pub skip_grants: bool,
+    /// Expand group-held grants to the groups' members in the file
+    /// (`SyncFullTask.skip_expand_grants = false`). Off by default: the file
+    /// records what to expand and ConductorOne expands it.
+    pub expand_grants: bool,
 }
 
 impl Default for SyncScope {
@@ -76,6 +80,7 @@ impl Default for SyncScope {
             resource_types: ResourceKind::ALL.into_iter().collect(),
             skip_entitlements_and_grants: false,
             skip_grants: false,
+            expand_grants: false,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use confluence_hub::baton::model::SpacePermission;
 use confluence_hub::baton::pb::c1::connector::v2::{
-    Entitlement, GrantExpandable, GroupTrait, Resource, UserTrait,
+    Entitlement, GrantExpandable, GrantImmutable, GroupTrait, Resource, UserTrait,
     user_trait::status::Status,
 };
 use confluence_hub::c1z::{C1zReader, StoredGrant};
@@ -20,6 +20,10 @@ use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
 use confluence_hub::hub::instance::SyncReport;
 use confluence_hub::hub::oneshot::sync_once_scoped;
 use confluence_hub::secret::Secret;
+use confluence_hub::sim::conductorone::{
+    ConductorOneSim, SimOptions as C1Options, SimTenant, SyncOptions as C1SyncOptions,
+    gen_credentials,
+};
 use confluence_hub::sim::confluence::{
     ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
 };
@@ -27,7 +31,7 @@ use confluence_hub::sync::{Progress, SkipReason, SyncScope};
 use prost::Name;
 use reqwest::Url;
 
-use crate::support::TempDir;
+use crate::support::{HubProcess, TempDir};
 
 // ---------------------------------------------------------------- helpers
 
@@ -698,4 +702,232 @@ fn excluding_archived_or_personal_spaces_removes_exactly_them_on_9_2() {
 #[test]
 fn excluding_archived_or_personal_spaces_removes_exactly_them_on_10_2() {
     exclusions_on(SimVersion::V10_2);
+}
+
+// ---------------------------------------------------------------- expansion
+
+/// Grant id → the member entitlements it flows from, for every grant a sync
+/// of `dataset` gets by expansion (one level: Confluence groups do not nest).
+fn expected_expansion(
+    dataset: &Dataset,
+    expected: &Expected,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let members: BTreeMap<&str, &[String]> = dataset
+        .groups
+        .iter()
+        .map(|group| (group.name.as_str(), group.members.as_slice()))
+        .collect();
+    let mut derived: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (grant_id, group) in &expected.group_held {
+        let (entitlement, _) = grant_id
+            .rsplit_once(":group:")
+            .expect("a group-held grant id");
+        for member in members[group.as_str()] {
+            derived
+                .entry(format!("{entitlement}:user:{member}"))
+                .or_default()
+                .insert(format!("group:{group}:member"));
+        }
+    }
+    derived
+}
+
+fn sources_of(stored: &StoredGrant) -> BTreeMap<String, bool> {
+    stored
+        .grant
+        .sources
+        .as_ref()
+        .map_or_else(BTreeMap::new, |sources| {
+            sources
+                .sources
+                .iter()
+                .map(|(id, source)| (id.clone(), source.is_direct))
+                .collect()
+        })
+}
+
+fn is_immutable(stored: &StoredGrant) -> bool {
+    stored
+        .grant
+        .annotations
+        .iter()
+        .any(|any| any.type_url == GrantImmutable::type_url())
+}
+
+/// `expanded` holds `plain` plus exactly the grants expansion derives from
+/// `dataset`: new ones immutable with their groups as (indirect) sources,
+/// direct ones with themselves (direct) and their groups as sources; every
+/// other grant and every `expansion` column as they were.
+fn assert_expanded(
+    plain: &Contents,
+    expanded: &Contents,
+    dataset: &Dataset,
+    settings: &SyncSettings,
+) {
+    let derived = expected_expansion(dataset, &expected(dataset, settings));
+    let mut wanted: BTreeSet<String> = plain.grants.keys().cloned().collect();
+    wanted.extend(derived.keys().cloned());
+    assert_same_ids(
+        "grants after expansion",
+        &expanded.grants.keys().cloned().collect(),
+        &wanted,
+    );
+    let mut created = 0;
+    for (id, stored) in &expanded.grants {
+        let before = plain.grants.get(id);
+        match (derived.get(id), before) {
+            (Some(groups), None) => {
+                created += 1;
+                let wanted: BTreeMap<String, bool> =
+                    groups.iter().map(|group| (group.clone(), false)).collect();
+                assert_eq!(sources_of(stored), wanted, "{id}");
+                assert!(is_immutable(stored), "{id}: a derived grant is immutable");
+                assert_eq!(
+                    (stored.expansion.as_ref(), stored.needs_expansion),
+                    (None, false)
+                );
+            }
+            (Some(groups), Some(before)) => {
+                let entitlement = &stored
+                    .grant
+                    .entitlement
+                    .as_ref()
+                    .expect("an entitlement")
+                    .id;
+                let mut wanted: BTreeMap<String, bool> =
+                    groups.iter().map(|group| (group.clone(), false)).collect();
+                wanted.insert(entitlement.clone(), true);
+                assert_eq!(sources_of(stored), wanted, "{id}");
+                assert!(
+                    !is_immutable(stored),
+                    "{id}: a direct grant stays revocable"
+                );
+                assert_eq!(
+                    (&stored.expansion, stored.needs_expansion),
+                    (&before.expansion, before.needs_expansion)
+                );
+            }
+            (None, Some(before)) => assert_eq!(stored, before, "{id} changed"),
+            (None, None) => unreachable!("ids were compared above"),
+        }
+    }
+    assert!(
+        created > 0,
+        "the dataset gives nobody a grant through a group"
+    );
+}
+
+#[test]
+fn an_expanding_sync_adds_exactly_the_members_grants_with_their_sources() {
+    let dataset = Dataset::generate(&GenerateOptions {
+        seed: 77,
+        users: 300,
+        groups: 30,
+        spaces: 20,
+    });
+    let sim = ConfluenceSim::start(SimOptions::new(SimVersion::V10_2, dataset))
+        .expect("start a Confluence simulator");
+    let config = admin_config(&sim);
+    let settings = config.sync.clone();
+    let plain = sync(config.clone(), SyncScope::default());
+    let expanded = sync(
+        config,
+        SyncScope {
+            expand_grants: true,
+            ..SyncScope::default()
+        },
+    );
+    assert_expanded(
+        &plain.contents,
+        &expanded.contents,
+        &sim.dataset(),
+        &settings,
+    );
+    assert_eq!(
+        expanded.report.counts.grant,
+        expanded.contents.grants.len() as u64,
+        "the report counts the derived grants too"
+    );
+}
+
+/// ConductorOne's `skip_expand_grants` reaches the writer: a task that asks
+/// the connector to expand uploads the expanded file, one that does not
+/// uploads the plain one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conductorone_task_without_skip_expand_grants_uploads_an_expanded_file() {
+    let dataset = Dataset::generate(&GenerateOptions {
+        seed: 78,
+        users: 80,
+        groups: 10,
+        spaces: 8,
+    });
+    let confluence = ConfluenceSim::start(SimOptions::new(SimVersion::V9_2, dataset))
+        .expect("start a Confluence simulator");
+    let (client_id, secret, public_jwk) = gen_credentials("acme", "127.0.0.1");
+    let c1 = ConductorOneSim::start(C1Options {
+        tenants: vec![SimTenant {
+            name: "acme".into(),
+            client_id: client_id.clone(),
+            public_jwk,
+        }],
+        next_poll: Duration::from_millis(100),
+        ..C1Options::default()
+    })
+    .expect("start the ConductorOne simulator");
+    let dir = TempDir::new("expand-task");
+    let ca = dir.path().join("c1-ca.pem");
+    std::fs::write(&ca, c1.ca_pem()).expect("write the CA");
+    let secret_file = dir.path().join("c1-secret");
+    std::fs::write(&secret_file, secret.expose()).expect("write the secret");
+    let config = format!(
+        "[hub]\ndata_dir = \"{{data_dir}}\"\nadmin_listen = \"{{admin}}\"\nshutdown_grace = \"2s\"\n\
+         [[instance]]\nid = \"acme\"\nbase_url = \"{url}\"\ntoken = {{ env = \"ACME_PAT\" }}\n\
+         requests_per_second = 1000\nburst = 100\n\
+         [instance.conductorone]\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"{secret}\" }}\n\
+         ca_file = \"{ca}\"\napi_host = \"{api_host}\"\n",
+        url = confluence.base_url(),
+        secret = secret_file.display(),
+        ca = ca.display(),
+        api_host = c1.api_host(),
+    );
+    let hub = HubProcess::start(
+        dir.path(),
+        &config,
+        &[(
+            "ACME_PAT",
+            confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN,
+        )],
+    );
+
+    // One after the other: a tenant runs one sync at a time.
+    for skip_expand_grants in [true, false] {
+        let task = c1
+            .enqueue_sync(
+                "acme",
+                C1SyncOptions {
+                    skip_expand_grants,
+                    ..C1SyncOptions::default()
+                },
+            )
+            .expect("enqueue a sync");
+        let record = c1
+            .wait_for_finish(&task, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("the sync never finished\n{}", hub.log_tail()));
+        let finish = record.finish.as_ref().expect("a finish record");
+        assert!(finish.success, "{finish:?}\n{}", hub.log_tail());
+    }
+    let uploads = c1.uploads("acme");
+    assert_eq!(uploads.len(), 2);
+    let contents: Vec<Contents> = uploads
+        .iter()
+        .enumerate()
+        .map(|(index, upload)| {
+            let path = dir.path().join(format!("upload-{index}.c1z"));
+            std::fs::write(&path, upload.bytes.as_slice()).expect("keep the upload");
+            Contents::read(&path)
+        })
+        .collect();
+    let settings = admin_config(&confluence).sync;
+    assert_expanded(&contents[0], &contents[1], &confluence.dataset(), &settings);
 }

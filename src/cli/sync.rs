@@ -30,7 +30,8 @@ pub struct SyncArgs {
 }
 
 pub fn run(args: SyncArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(&args.config.config)?;
+    let config = super::load_config(&args.config.config)
+        .with_context(|| format!("cannot sync `{}`", args.instance))?;
     let Some(tenant) = config.tenant(&args.instance).cloned() else {
         let known: Vec<_> = config
             .tenants

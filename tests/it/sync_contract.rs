@@ -25,7 +25,7 @@ use confluence_hub::sim::conductorone::{
     gen_credentials,
 };
 use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
+    ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion,
 };
 use confluence_hub::sync::{Progress, SkipReason, SyncScope};
 use prost::Name;
@@ -930,4 +930,243 @@ async fn a_conductorone_task_without_skip_expand_grants_uploads_an_expanded_file
         .collect();
     let settings = admin_config(&confluence).sync;
     assert_expanded(&contents[0], &contents[1], &confluence.dataset(), &settings);
+}
+
+// ---------------------------------------------------------------- the `sync` command
+
+/// `confluence-hub sync --config <dir>/hub.toml --instance <id> --out
+/// <dir>/out/acme.c1z` with the tenant's PAT in `ACME_PAT`.
+struct SyncCommand {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+    out: std::path::PathBuf,
+}
+
+fn run_sync_command(dir: &Path, config: &Path, instance: &str, pat: &str) -> SyncCommand {
+    let out = dir.join("out").join("acme.c1z");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"))
+        .args(["--log-format", "console", "sync", "--config"])
+        .arg(config)
+        .args(["--instance", instance, "--out"])
+        .arg(&out)
+        .env_remove("CONFLUENCE_HUB_CONFIG")
+        .env("ACME_PAT", pat)
+        .output()
+        .expect("run confluence-hub sync");
+    SyncCommand {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        out,
+    }
+}
+
+/// A config with the one tenant `acme` at `base_url`, plus `extra` keys.
+fn write_config(dir: &Path, base_url: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("hub.toml");
+    let text = format!(
+        "[[instance]]\nid = \"acme\"\nbase_url = \"{base_url}\"\ntoken = {{ env = \"ACME_PAT\" }}\n{extra}\n"
+    );
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+/// Exit code 1, `tenant` and `cause` in the error, and no file at all
+/// (not even a temporary one) where the output would have gone.
+fn assert_failed_cleanly(run: &SyncCommand, tenant: &str, cause: &str) {
+    assert_eq!(run.status, Some(1), "stderr: {}", run.stderr);
+    let error = run
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {}", run.stderr));
+    assert!(error.contains(&format!("`{tenant}`")), "{error}");
+    assert!(error.contains(cause), "{cause:?} missing from {error}");
+    assert!(!run.out.exists(), "{} was written", run.out.display());
+    let out_dir = run.out.parent().expect("the output has a directory");
+    let left: Vec<_> = std::fs::read_dir(out_dir)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+fn small_sim(version: SimVersion) -> ConfluenceSim {
+    let dataset = Dataset::from_json_file(&crate::support::fixture("dataset-small.json"))
+        .expect("the small dataset loads");
+    ConfluenceSim::start(SimOptions::new(version, dataset)).expect("start a Confluence simulator")
+}
+
+const ADMIN_PAT: &str = confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN;
+
+#[test]
+fn syncing_an_unknown_instance_names_it_and_writes_nothing() {
+    let sim = small_sim(SimVersion::V9_2);
+    let dir = TempDir::new("sync-unknown");
+    let config = write_config(dir.path(), &sim.base_url(), "");
+    let run = run_sync_command(dir.path(), &config, "nope", ADMIN_PAT);
+    assert_failed_cleanly(&run, "nope", "no instance `nope` in");
+    assert!(
+        run.stderr.contains("known instances: acme"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sim.request_count(), 0);
+}
+
+#[test]
+fn syncing_with_an_unreadable_config_names_the_tenant_and_writes_nothing() {
+    let dir = TempDir::new("sync-unreadable");
+    let missing = dir.path().join("missing.toml");
+    let run = run_sync_command(dir.path(), &missing, "acme", ADMIN_PAT);
+    assert_failed_cleanly(&run, "acme", "is not a valid config");
+    assert!(
+        run.stderr.contains("cannot read config file") && run.stderr.contains("missing.toml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn syncing_with_bad_credentials_names_the_tenant_and_writes_nothing() {
+    let sim = small_sim(SimVersion::V8_5);
+    let dir = TempDir::new("sync-bad-credentials");
+    let config = write_config(dir.path(), &sim.base_url(), "");
+    let run = run_sync_command(dir.path(), &config, "acme", "expired-pat");
+    assert_failed_cleanly(&run, "acme", "bad credentials");
+}
+
+#[test]
+fn syncing_an_unreachable_host_names_the_tenant_and_writes_nothing() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let dir = TempDir::new("sync-unreachable");
+    let config = write_config(
+        dir.path(),
+        &format!("http://{closed}"),
+        "retry_attempts = 2\nretry_max_elapsed = \"5s\"",
+    );
+    let run = run_sync_command(dir.path(), &config, "acme", ADMIN_PAT);
+    assert_failed_cleanly(&run, "acme", "cannot reach Confluence");
+}
+
+#[test]
+fn losing_permission_part_way_fails_the_sync_and_leaves_no_file() {
+    // A member's token logs in and lists users, groups and spaces, but group
+    // members need an administrator: the sync fails after writing began.
+    let dataset = Dataset::from_json_file(&crate::support::fixture("dataset-small.json"))
+        .expect("the small dataset loads");
+    let mut options = SimOptions::new(SimVersion::V8_5, dataset);
+    let member = options.dataset.users[4].username.clone();
+    options.tokens.push(("member-pat".into(), member));
+    let sim = ConfluenceSim::start(options).expect("start a Confluence simulator");
+    let dir = TempDir::new("sync-part-way");
+    let config = write_config(dir.path(), &sim.base_url(), "");
+    let run = run_sync_command(dir.path(), &config, "acme", "member-pat");
+    assert_failed_cleanly(&run, "acme", "lacks the admin rights");
+    let counts = sim.request_counts();
+    assert!(
+        counts.keys().any(|route| route.contains("/member")),
+        "the sync never got to group members: {counts:?}"
+    );
+}
+
+/// The value of the summary line starting with `label`.
+fn summary_value<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .map(str::trim_start)
+        .find_map(|line| {
+            line.strip_prefix(label)
+                .filter(|rest| rest.starts_with(' '))
+        })
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no `{label}` line in the summary:\n{stdout}"))
+}
+
+fn summary_number(stdout: &str, label: &str) -> u64 {
+    let value = summary_value(stdout, label);
+    let digits = value.split_whitespace().next().unwrap_or_default();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("`{label}` is {value:?}, not a number"))
+}
+
+#[test]
+fn a_sync_on_a_non_terminal_logs_progress_and_summarises_what_it_did() {
+    // Confluence's own rate limit (4 requests a second) against a client
+    // allowed far more: the sync meets 429s, waits them out, and outlasts
+    // the 5 s between progress lines.
+    let dataset = Dataset::from_json_file(&crate::support::fixture("dataset-small.json"))
+        .expect("the small dataset loads");
+    let mut options = SimOptions::new(SimVersion::V10_2, dataset);
+    options.rate_limit = Some(RateLimit {
+        capacity: 4,
+        fill_rate: 4,
+        interval: Duration::from_secs(1),
+    });
+    let sim = ConfluenceSim::start(options).expect("start a Confluence simulator");
+    let dir = TempDir::new("sync-summary");
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        "requests_per_second = 100\nburst = 100",
+    );
+    let run = run_sync_command(dir.path(), &config, "acme", ADMIN_PAT);
+    assert_eq!(run.status, Some(0), "stderr: {}", run.stderr);
+
+    let progress = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("sync progress"))
+        .count();
+    assert!(
+        progress >= 1,
+        "no progress lines on stderr:\n{}",
+        run.stderr
+    );
+
+    let stdout = &run.stdout;
+    let dataset = sim.dataset();
+    let settings = admin_config(&sim).sync;
+    let expected = expected(&dataset, &settings);
+    let of_type = |prefix: &str| {
+        let ids = expected.ids.resources.iter();
+        ids.filter(|id| id.starts_with(prefix)).count() as u64
+    };
+    assert!(stdout.starts_with("sync of `acme` complete: "), "{stdout}");
+    assert_eq!(summary_number(stdout, "users"), of_type("user:"));
+    assert_eq!(summary_number(stdout, "groups"), of_type("group:"));
+    assert_eq!(summary_number(stdout, "spaces"), of_type("space:"));
+    assert_eq!(
+        summary_number(stdout, "entitlements"),
+        expected.ids.entitlements.len() as u64
+    );
+    assert_eq!(
+        summary_number(stdout, "grants"),
+        expected.ids.grants.len() as u64
+    );
+    assert_eq!(
+        summary_number(stdout, "skipped rows"),
+        expected.skipped.values().sum::<u64>()
+    );
+    for (reason, count) in &expected.skipped {
+        assert_eq!(summary_number(stdout, reason.label()), *count, "{reason:?}");
+    }
+    assert_eq!(summary_number(stdout, "requests"), sim.request_count());
+    let rate_limited = summary_number(stdout, "429s");
+    assert!(rate_limited >= 1, "no 429s:\n{stdout}");
+    assert!(summary_number(stdout, "retries") >= rate_limited);
+    let wall = summary_value(stdout, "wall time");
+    assert!(wall.ends_with('s'), "{wall}");
+    let size = std::fs::metadata(&run.out)
+        .expect("the file is there")
+        .len();
+    assert_eq!(summary_value(stdout, "file size"), format!("{size} bytes"));
+    assert_eq!(
+        Contents::read(&run.out).ids(),
+        expected.ids,
+        "the file holds what the summary says"
+    );
 }

@@ -555,6 +555,24 @@ fn reference_ids(dataset: &Dataset) -> (Ids, BTreeMap<String, Entitlement>, Vec<
     (ids, entitlements, grants)
 }
 
+/// Where our file deliberately differs from the reference connector's, each
+/// difference asserted below:
+///
+/// 1. User ids are userKeys, not usernames (reference ids are translated
+///    through the dataset before comparing).
+/// 2. The reference writes grants naming deleted users, who are not
+///    resources ([`REFERENCE_GRANTS_OF_DELETED_USERS`]); we skip those rows.
+/// 3. Space entitlements are grantable to users and groups (the reference's
+///    to groups only).
+/// 4. Group-held space grants name `group:<name>:member` in the `expansion`
+///    column (the reference records nothing to expand).
+/// 5. User status follows the account (the reference calls every user
+///    enabled) and the user trait carries the email.
+/// 6. Archived spaces: the reference's server listing left them out, we sync
+///    them by default ([`ARCHIVED_SPACE`]); personal spaces are in both.
+///
+/// Display names and descriptions are ours and not compared: ids are the
+/// contract ConductorOne configuration is keyed on.
 #[test]
 fn our_file_has_the_reference_schema_and_ids_except_the_listed_differences() {
     let dataset = Dataset::from_json_file(&crate::support::fixture("dataset-small.json"))
@@ -655,6 +673,32 @@ fn our_file_has_the_reference_schema_and_ids_except_the_listed_differences() {
             Some(vec![format!("group:{group}:member")])
         );
     }
+
+    // User traits: the reference calls every user enabled and has no emails.
+    for user in &dataset.users {
+        let ours: UserTrait = trait_of(&ours.resources[&format!("user:{}", user.user_key)]);
+        let status = ours.status.as_ref().map(|status| status.status);
+        let wanted = if user.active {
+            Status::Enabled
+        } else {
+            Status::Disabled
+        };
+        assert_eq!(status, Some(wanted as i32), "{}", user.username);
+        assert_eq!(ours.emails.len(), 1, "{}", user.username);
+    }
+    let reference_users = C1zReader::open(&crate::support::fixture("reference.c1z"))
+        .and_then(|reader| reader.resources())
+        .expect("reference resources");
+    for resource in reference_users
+        .iter()
+        .filter(|r| resource_key(r).starts_with("user:"))
+    {
+        let theirs: UserTrait = trait_of(resource);
+        let status = theirs.status.as_ref().map(|status| status.status);
+        assert_eq!(status, Some(Status::Enabled as i32));
+        assert!(theirs.emails.is_empty());
+    }
+    assert!(dataset.users.iter().any(|user| !user.active));
 
     // With the default config the archived space comes too, and only it.
     let full = sync(admin_config(&sim), SyncScope::default());

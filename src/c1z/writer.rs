@@ -2,8 +2,8 @@
 //!
 //! Objects go into a working SQLite database beside the final file, in
 //! batched transactions through cached prepared statements, appended in rowid
-//! order (see `known_ids`). `finish` builds the indexes, expands grants when
-//! the sync asked for it (see `expand`), ends the sync run, switches the
+//! order (see `known_ids`). `finish` expands grants when the sync asked for
+//! it (see `expand`), builds the indexes, ends the sync run, switches the
 //! database to `journal_mode=DELETE`, closes it,
 //! streams it through zstd into a temporary file, fsyncs, renames it over the
 //! final path and fsyncs the directory. Until that rename the final path keeps
@@ -262,10 +262,8 @@ impl C1zWriter {
         let sqlite = |operation| sqlite_error(operation, database.path());
         connection
             .execute_batch(&format!("pragma cache_size = -{INDEX_CACHE_KIB};"))
-            .and_then(|()| connection.execute_batch(schema::INDEXES))
-            .map_err(sqlite("creating the indexes in"))?;
-        // Expansion looks rows up by entitlement and by id, so it runs once
-        // the indexes exist.
+            .map_err(sqlite("configuring"))?;
+        // Expansion appends rows, so it runs before the indexes are built.
         let expansion = if expand_grants {
             let counts =
                 expand::expand(&connection, &sync_id, &timestamp::now(), &mut known.grants)
@@ -287,6 +285,9 @@ impl C1zWriter {
         } else {
             ExpansionCounts::default()
         };
+        connection
+            .execute_batch(schema::INDEXES)
+            .map_err(sqlite("creating the indexes in"))?;
         // Expansion is part of the sync, as in Baton: the run ends after it.
         connection
             .execute(schema::END_SYNC_RUN, params![timestamp::now(), sync_id])

@@ -106,7 +106,7 @@ fn expand_graph(
         if ready.is_empty() {
             let through: Vec<&str> = blocked.iter().map(|e| e.source.as_str()).collect();
             return Err(ExpandError::Invalid(format!(
-                "the expansion graph has a cycle through {}",
+                "the expansion graph has a cycle: expanding from {} waits on itself",
                 through.join(", ")
             )));
         }
@@ -548,7 +548,7 @@ mod tests {
         let message = error.to_string();
         assert!(matches!(error, C1zError::Expansion { .. }), "{message}");
         assert!(
-            message.contains("cycle through group:a:member, group:b:member"),
+            message.contains("has a cycle: expanding from group:a:member, group:b:member waits"),
             "{message}"
         );
         assert_eq!(

@@ -75,6 +75,14 @@ pub enum C1zError {
     Expansion { path: PathBuf, problem: String },
 
     #[error(
+        "c1z: expanding the grants of {} would make its database larger than {limit} bytes, more \
+         than any Baton reader decodes (BATON_DECODER_MAX_DECODED_SIZE_MB); let ConductorOne \
+         expand them (sync tasks with skip_expand_grants = true)",
+        path.display()
+    )]
+    ExpansionTooLarge { path: PathBuf, limit: u64 },
+
+    #[error(
         "c1z: an earlier write to {} failed ({cause}); nothing more can be written: abort this \
          writer and start a new sync",
         path.display()

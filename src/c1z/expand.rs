@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::known_ids::KnownIds;
 use super::rows;
 use super::schema;
 use super::upsert::Row;
@@ -55,6 +54,9 @@ pub enum ExpandError {
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Invalid(String),
+    /// The database outgrew `limit` bytes part-way.
+    #[error("the expanded database would be larger than {limit} bytes")]
+    TooLarge { limit: u64 },
 }
 
 /// A grant's principal: (resource type, resource id).
@@ -73,16 +75,21 @@ struct Edge {
     principal_types: Vec<String>,
 }
 
-/// Expands every grant of `sync_id` that has an `expansion`; new grants are
-/// recorded in `known` so the writer's counts include them.
+/// Expands every grant of `sync_id` that has an `expansion`. New grants are
+/// only counted, not added to the writer's id map: no more puts follow, and
+/// tens of millions of them would make the map the biggest thing in memory.
+/// Gives up once
+/// the database is larger than `max_database_size` bytes: expansion
+/// multiplies grants (members × permissions), and a file no reader accepts
+/// is not worth filling a disk for.
 pub fn expand(
     connection: &Connection,
     sync_id: &str,
     now: &str,
-    known: &mut KnownIds,
+    max_database_size: u64,
 ) -> Result<ExpansionCounts, ExpandError> {
     connection.execute_batch(TEMPORARY_INDEXES)?;
-    let counts = expand_graph(connection, sync_id, now, known)?;
+    let counts = expand_graph(connection, sync_id, now, max_database_size)?;
     connection.execute_batch(DROP_TEMPORARY_INDEXES)?;
     Ok(counts)
 }
@@ -91,7 +98,7 @@ fn expand_graph(
     connection: &Connection,
     sync_id: &str,
     now: &str,
-    known: &mut KnownIds,
+    max_database_size: u64,
 ) -> Result<ExpansionCounts, ExpandError> {
     let mut counts = ExpansionCounts::default();
     let mut pending = load_edges(connection, sync_id, &mut counts)?;
@@ -116,8 +123,13 @@ fn expand_graph(
             )));
         }
         for edge in &ready {
-            apply(connection, sync_id, now, known, edge, &mut counts)?;
+            apply(connection, sync_id, now, edge, &mut counts)?;
             counts.edges += 1;
+            if database_size(connection)? > max_database_size {
+                return Err(ExpandError::TooLarge {
+                    limit: max_database_size,
+                });
+            }
         }
         pending = blocked;
     }
@@ -207,7 +219,6 @@ fn apply(
     connection: &Connection,
     sync_id: &str,
     now: &str,
-    known: &mut KnownIds,
     edge: &Edge,
     counts: &mut ExpansionCounts,
 ) -> Result<(), ExpandError> {
@@ -259,12 +270,17 @@ fn apply(
                     ExpandError::Invalid(format!("{}: {}", rejected.object, rejected.problem))
                 })?;
                 row.insert(&mut insert, sync_id, now)?;
-                known.add(&grant.id, connection.last_insert_rowid());
                 counts.created += 1;
             }
         }
     }
     Ok(())
+}
+
+fn database_size(connection: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = connection.query_row("pragma page_count", [], |row| row.get(0))?;
+    let page_size: i64 = connection.query_row("pragma page_size", [], |row| row.get(0))?;
+    Ok(u64::try_from(pages.saturating_mul(page_size)).unwrap_or_default())
 }
 
 /// `what` names the grant in the error: its id, or what it holds.
@@ -346,6 +362,8 @@ mod tests {
 
     use super::*;
     use crate::baton::model::{Principal, ResourceKind, SpacePermission};
+    use crate::c1z::known_ids::KnownIds;
+    use crate::c1z::upsert::upsert;
     use crate::c1z::{C1zError, C1zReader, C1zWriter, FinishedC1z, StoredGrant, WriterOptions};
 
     /// A directory of its own under the system temp dir, removed on drop.
@@ -555,6 +573,52 @@ mod tests {
             std::fs::read_dir(&scratch.0).unwrap().count(),
             0,
             "files left behind"
+        );
+    }
+
+    /// Group `a` of 500 users, holding view on space `S`, stored the way
+    /// the writer stores rows.
+    fn populated() -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(schema::TABLES).unwrap();
+        let space = model::space_resource("S", "Space", "");
+        let entitlements = [
+            model::group_member_entitlement(&group("a")),
+            model::space_entitlement(&space, SpacePermission::View),
+        ];
+        let mut grants: Vec<Grant> = (0..500)
+            .map(|user| model::group_membership_grant("a", &format!("user-{user}")))
+            .collect();
+        grants.push(model::space_grant(
+            "S",
+            SpacePermission::View,
+            &by_group("a"),
+        ));
+        let rows: Vec<_> = entitlements
+            .iter()
+            .map(|entitlement| rows::entitlement_row(entitlement).unwrap())
+            .collect();
+        upsert(&connection, &mut KnownIds::default(), &rows, "s1", "t").unwrap();
+        let rows: Vec<_> = grants.iter().map(|g| rows::grant_row(g).unwrap()).collect();
+        upsert(&connection, &mut KnownIds::default(), &rows, "s1", "t").unwrap();
+        connection
+    }
+
+    #[test]
+    fn expansion_stops_once_the_database_outgrows_its_limit() {
+        let connection = populated();
+        let before = database_size(&connection).unwrap();
+        let counts = expand(&connection, "s1", "t", u64::MAX).unwrap();
+        assert_eq!(counts.created, 500);
+        let after = database_size(&connection).unwrap();
+        assert!(after > before);
+
+        let limit = before + (after - before) / 2;
+        let connection = populated();
+        let error = expand(&connection, "s1", "t", limit).unwrap_err();
+        assert!(
+            matches!(error, ExpandError::TooLarge { limit: l } if l == limit),
+            "{error}"
         );
     }
 

@@ -31,6 +31,10 @@ const LOAD_CACHE_KIB: i64 = 8 * 1024;
 /// about as much again. With the id maps, a million-grant sync peaks near
 /// 190 MiB (benches/c1z_write.rs).
 const INDEX_CACHE_KIB: i64 = 64 * 1024;
+/// Grant expansion stops past this database size: 10 GiB is the most the
+/// newest Baton SDK decodes (docs/baton-wire.md §1.1), so a bigger file
+/// would be refused anyway.
+const MAX_EXPANDED_DATABASE_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 /// How much of the compressed output an injected compression failure lets through.
 const INJECTED_FAILURE_AFTER_BYTES: u64 = 4096;
 const MAX_SYNC_ID_LEN: usize = 64;
@@ -249,7 +253,7 @@ impl C1zWriter {
             inject_failure,
             connection,
             database,
-            mut known,
+            known,
             failure,
             ..
         } = self;
@@ -265,15 +269,23 @@ impl C1zWriter {
             .map_err(sqlite("configuring"))?;
         // Expansion appends rows, so it runs before the indexes are built.
         let expansion = if expand_grants {
-            let counts =
-                expand::expand(&connection, &sync_id, &timestamp::now(), &mut known.grants)
-                    .map_err(|err| match err {
-                        ExpandError::Sqlite(err) => sqlite("expanding the grants in")(err),
-                        ExpandError::Invalid(problem) => C1zError::Expansion {
-                            path: final_path.clone(),
-                            problem,
-                        },
-                    })?;
+            let counts = expand::expand(
+                &connection,
+                &sync_id,
+                &timestamp::now(),
+                MAX_EXPANDED_DATABASE_BYTES,
+            )
+            .map_err(|err| match err {
+                ExpandError::Sqlite(err) => sqlite("expanding the grants in")(err),
+                ExpandError::Invalid(problem) => C1zError::Expansion {
+                    path: final_path.clone(),
+                    problem,
+                },
+                ExpandError::TooLarge { limit } => C1zError::ExpansionTooLarge {
+                    path: final_path.clone(),
+                    limit,
+                },
+            })?;
             tracing::info!(
                 edges = counts.edges,
                 created = counts.created,
@@ -340,7 +352,8 @@ impl C1zWriter {
             // only disk space, and remove_stale_temp_files finds it later.
             tracing::warn!(error = %err, "c1z: could not remove the working database");
         }
-        let counts = known.counts();
+        let mut counts = known.counts();
+        counts.grants += expansion.created;
         Ok(FinishedC1z {
             path: final_path,
             size: written.size,

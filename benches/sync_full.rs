@@ -188,6 +188,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args();
     let directory = std::env::temp_dir().join(format!("sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&directory)?;
+    let result = run(&args, &directory);
+    std::fs::remove_dir_all(&directory)?;
+    result
+}
+
+fn run(args: &Args, directory: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "full sync of {} users, {} groups, {} spaces; simulator in its own process, no latency; \
          {} requests in flight; grants {}",
@@ -203,7 +209,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for version in &args.versions {
         let started = Instant::now();
-        let simulator = Simulator::start(version, &args)?;
+        let simulator = Simulator::start(version, args)?;
         let sim_started_in = started.elapsed();
         let sim_cpu_before = simulator.cpu();
         let out = directory.join(format!("bench-{version}.c1z"));
@@ -270,6 +276,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         std::fs::remove_file(&out)?;
     }
-    std::fs::remove_dir_all(&directory)?;
     Ok(())
 }

@@ -45,6 +45,8 @@ struct Inner {
     max_in_flight: usize,
     configured_version: Option<ConfluenceVersion>,
     version: OnceCell<ServerVersion>,
+    /// Whether `/rest/api/group/member?name=` exists (probed once before 10.0).
+    group_query: OnceCell<bool>,
 }
 
 impl fmt::Debug for ConfluenceClient {
@@ -66,6 +68,7 @@ impl ConfluenceClient {
                 max_in_flight: settings.max_in_flight.max(1),
                 configured_version: settings.version,
                 version: OnceCell::new(),
+                group_query: OnceCell::new(),
             }),
         })
     }
@@ -209,10 +212,39 @@ impl ConfluenceClient {
     }
 
     /// Whether [`Self::group_members`] can list this group on this tenant:
-    /// its name fits in a URL path, or the version has the `?name=` endpoint.
+    /// its name fits in a URL path, or the tenant has the `?name=` endpoint.
     /// When it cannot, use [`Self::group_members_via_users`].
     pub async fn can_list_group_members(&self, group: &str) -> Result<bool, ConfluenceError> {
-        Ok(is_path_addressable(group) || self.version().await?.has_group_query_endpoints())
+        Ok(is_path_addressable(group) || self.group_query_endpoints(group).await?)
+    }
+
+    /// Whether `/rest/api/group/member?name=` answers on this tenant. It is
+    /// documented for 10.x, but the first release that has it is not, so an
+    /// older tenant is probed once, with `group` (a group that exists): a page
+    /// of users means yes; anything else means no — a 404, or the group named
+    /// `member` that the path means where the endpoint is missing.
+    async fn group_query_endpoints(&self, group: &str) -> Result<bool, ConfluenceError> {
+        if self.version().await?.has_group_query_endpoints() {
+            return Ok(true);
+        }
+        let probe = async {
+            let request = Request::get(Route::fixed("/rest/api/group/member"))
+                .query("name", group)
+                .query("limit", "1");
+            let answered = match self.transport().send(&request).await {
+                Ok(reply) => reply.status == 200 && is_page(&reply.body),
+                // 401/403 and the like: not something this endpoint offers.
+                Err(err) if err.status().is_some() => false,
+                Err(err) => return Err(err),
+            };
+            tracing::debug!(tenant = %self.tenant(), answered, "probed /rest/api/group/member?name=");
+            Ok(answered)
+        };
+        self.inner
+            .group_query
+            .get_or_try_init(|| probe)
+            .await
+            .copied()
     }
 
     /// The direct members of a group: `/rest/api/group/{name}/member`, or
@@ -222,11 +254,10 @@ impl ConfluenceClient {
         let walk = if is_path_addressable(group) {
             Walk::new(Route::new("/rest/api/group/{name}/member", &[group]))
         } else {
-            let version = self.version().await?;
-            if !version.has_group_query_endpoints() {
+            if !self.group_query_endpoints(group).await? {
                 return Err(self.error(ErrorKind::NameNotAddressable {
                     name: group.to_owned(),
-                    version,
+                    version: self.version().await?,
                 }));
             }
             Walk::new(Route::fixed("/rest/api/group/member")).query("name", group)
@@ -378,6 +409,17 @@ impl ConfluenceClient {
             message: format!(": Confluence knows no user {user}"),
         })
     }
+}
+
+/// A Confluence page of results (`{"results": [...], ...}`).
+fn is_page(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|value| {
+            value
+                .get("results")
+                .is_some_and(serde_json::Value::is_array)
+        })
 }
 
 #[cfg(test)]

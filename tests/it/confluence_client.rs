@@ -420,6 +420,40 @@ async fn slash_group_uses_the_query_endpoint_on_10_and_is_refused_by_path_before
     }
 }
 
+/// The first release with `/rest/api/group/member?name=` is not documented,
+/// so a pre-10 tenant is probed once; where it answers, slash groups are read
+/// through it instead of asking every user.
+#[tokio::test]
+async fn a_pre_10_tenant_that_has_the_query_endpoint_uses_it_after_one_probe() {
+    // A 10.2 server the client is told is 9.2.
+    let options = SimOptions::new(SimVersion::V10_2, dataset(60, 6, 2));
+    let auth = admin(&options);
+    let sim = start(options);
+    let mut settings = settings(&sim, auth);
+    settings.version = Some("9.2".parse().unwrap());
+    let client = ConfluenceClient::new(&settings).unwrap();
+    assert!(client.can_list_group_members(SLASH_GROUP).await.unwrap());
+    assert!(client.can_list_group_members(SLASH_GROUP).await.unwrap());
+    let members = client
+        .group_members(SLASH_GROUP)
+        .await
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(members.len(), sim.dataset().groups[2].members.len());
+    let counts = sim.request_counts();
+    assert_eq!(
+        counts.get("GET /rest/api/group/member"),
+        Some(&2),
+        "one probe, one page: {counts:?}"
+    );
+    assert!(
+        !counts.keys().any(|route| route.contains("memberof")),
+        "{counts:?}"
+    );
+}
+
 #[tokio::test]
 async fn bad_token_is_reported_as_bad_credentials() {
     for version in VERSIONS {

@@ -377,23 +377,8 @@ pub fn run_cli(args: CliArgs) -> anyhow::Result<()> {
     )?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_termination()?;
+    crate::sim::serve_until_terminated()?;
     sim.shutdown();
-    Ok(())
-}
-
-fn wait_for_termination() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    })?;
     Ok(())
 }
 

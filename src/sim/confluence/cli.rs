@@ -206,24 +206,9 @@ pub fn run_cli(args: CliArgs) -> anyhow::Result<()> {
     writeln!(stdout, "listening on {}", sim.base_url())?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_termination()?;
+    crate::sim::serve_until_terminated()?;
     sim.shutdown();
     Ok(())
-}
-
-fn wait_for_termination() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => interrupted?,
-            _ = terminate.recv() => {}
-        }
-        Ok(())
-    })
 }
 
 fn pairs(values: &[String], flag: &str) -> anyhow::Result<Vec<(String, String)>> {

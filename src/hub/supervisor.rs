@@ -23,10 +23,6 @@ use super::writer::WriterPool;
 use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff};
 use crate::telemetry::metrics;
 
-/// Syncs running at once across the hub: each holds a SQLite file and
-/// Confluence connections, so an unbounded number would only add memory.
-pub const MAX_CONCURRENT_SYNCS_PER_WORKER: usize = 8;
-
 struct TenantSlot {
     config: TenantConfig,
     instance: Child<Instance>,
@@ -54,7 +50,7 @@ impl Supervisor {
         Self {
             arbiters: (0..workers).map(|_| Arbiter::new()).collect(),
             writers: WriterPool::start(workers),
-            sync_slots: Arc::new(Semaphore::new(workers * MAX_CONCURRENT_SYNCS_PER_WORKER)),
+            sync_slots: Arc::new(Semaphore::new(config.hub.max_concurrent_syncs)),
             config: Arc::new(config),
             generation: 1,
             ordinal,

@@ -115,18 +115,21 @@ impl Supervisor {
         let now = Instant::now();
         for (id, slot) in &mut self.tenants {
             let next_generation = self.next_instance_generation;
-            let spec = InstanceSpec {
-                tenant_dir: self.config.hub.data_dir.join(id.as_str()),
-                tenant: slot.config.clone(),
-                generation: next_generation,
-                mode: Mode::for_tenant(&slot.config),
-                board: self.board.clone(),
-                writers: self.writers.clone(),
-                sync_slots: self.sync_slots.clone(),
+            // Built only for a restart: this runs for every tenant twice a
+            // second, and the spec clones the tenant's whole config.
+            let start = || {
+                let spec = InstanceSpec {
+                    tenant_dir: self.config.hub.data_dir.join(id.as_str()),
+                    tenant: slot.config.clone(),
+                    generation: next_generation,
+                    mode: Mode::for_tenant(&slot.config),
+                    board: self.board.clone(),
+                    writers: self.writers.clone(),
+                    sync_slots: self.sync_slots.clone(),
+                };
+                start_instance(&slot.arbiter, spec)
             };
-            let arbiter = slot.arbiter.clone();
-            if slot.instance.check(now, || start_instance(&arbiter, spec)) == ChildCheck::Restarted
-            {
+            if slot.instance.check(now, start) == ChildCheck::Restarted {
                 self.next_instance_generation += 1;
                 slot.generation = next_generation;
                 let restarts = slot.instance.restarts();

@@ -32,7 +32,7 @@ use confluence_hub::sim::confluence::{
 };
 
 use support::{
-    HubProcess, WorkDir, env_or, free_port, load_average, mib, own_usage, parse_time,
+    HubProcess, LogTail, WorkDir, env_or, free_port, load_average, mib, own_usage, parse_time,
     seconds_between,
 };
 
@@ -211,7 +211,10 @@ fn run(
     let mut hub = HubProcess::start(&run_dir, &config, port);
     let deadline = Instant::now() + knobs.timeout;
     let mut last_check = Instant::now();
-    while finished_files(&data_dir, knobs.tenants) < knobs.tenants {
+    let mut log = LogTail::new(&hub.log);
+    let mut finished = 0;
+    while finished < knobs.tenants {
+        finished += log.count_new("\"message\":\"sync finished\"");
         assert!(
             Instant::now() < deadline,
             "{label}: the syncs did not finish within {:?}",
@@ -227,6 +230,11 @@ fn run(
         std::thread::sleep(Duration::from_millis(50));
     }
     let wall = hub.started.elapsed().as_secs_f64();
+    assert_eq!(
+        finished_files(&data_dir, knobs.tenants),
+        knobs.tenants,
+        "every tenant's latest.c1z is in place"
+    );
     let hub_usage = hub.usage();
     let bench_after = own_usage();
     let load_after = load_average();

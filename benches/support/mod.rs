@@ -264,6 +264,40 @@ impl Drop for HubProcess {
     }
 }
 
+/// Follows a growing log file, reading only what was appended since the
+/// last call, so waiting on the hub costs the bench next to nothing.
+pub struct LogTail {
+    file: std::fs::File,
+    pending: String,
+}
+
+impl LogTail {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            file: std::fs::File::open(path).expect("open the hub's log"),
+            pending: String::new(),
+        }
+    }
+
+    /// Complete lines appended since the last call that contain `needle`.
+    pub fn count_new(&mut self, needle: &str) -> usize {
+        use std::io::Read;
+        let mut appended = String::new();
+        self.file
+            .read_to_string(&mut appended)
+            .expect("read the hub's log");
+        self.pending.push_str(&appended);
+        let Some(end) = self.pending.rfind('\n') else {
+            return 0;
+        };
+        let complete: String = self.pending.drain(..=end).collect();
+        complete
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+}
+
 /// An RFC 3339 time from `/status` or a log line.
 pub fn parse_time(text: &str) -> SystemTime {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)

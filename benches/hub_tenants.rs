@@ -20,7 +20,8 @@
 //!
 //! `cargo bench --bench hub_tenants`. Knobs (environment): `HUB_TENANTS`,
 //! `HUB_SIMS`, `HUB_USERS`, `HUB_GROUPS`, `HUB_SPACES`, `HUB_RPS`,
-//! `HUB_BURST`, `HUB_MAX_IN_FLIGHT`, `HUB_LATENCY_MS`, `HUB_WORKERS`, `HUB_RUNS`
+//! `HUB_BURST`, `HUB_MAX_IN_FLIGHT`, `HUB_LATENCY_MS`, `HUB_WORKERS`,
+//! `HUB_MAX_CONCURRENT` (the concurrent run's limit), `HUB_RUNS`
 //! (`concurrent,sequential`), `HUB_TIMEOUT_SECS`, `HUB_BENCH_KEEP`.
 
 mod support;
@@ -52,6 +53,8 @@ struct Knobs {
     /// Added by the simulators to every answer (a Confluence across a network).
     latency: Duration,
     workers: usize,
+    /// `hub.max_concurrent_syncs` of the concurrent run; the hub's default when unset.
+    max_concurrent: Option<usize>,
     runs: Vec<String>,
     timeout: Duration,
 }
@@ -69,6 +72,9 @@ impl Knobs {
             max_in_flight: env_or("HUB_MAX_IN_FLIGHT", 4),
             latency: Duration::from_millis(env_or("HUB_LATENCY_MS", 20)),
             workers: env_or("HUB_WORKERS", 2),
+            max_concurrent: std::env::var("HUB_MAX_CONCURRENT")
+                .ok()
+                .map(|text| text.parse().expect("HUB_MAX_CONCURRENT is a number")),
             runs: env_or("HUB_RUNS", "concurrent,sequential".to_owned())
                 .split(',')
                 .map(str::to_owned)
@@ -142,8 +148,15 @@ fn main() {
         knobs.latency.as_millis()
     );
     println!(
-        "  hub: release binary, workers = {}, per tenant requests_per_second = {}, burst = {}, max_in_flight = {}, sync_interval = 24h (one sync each)",
-        knobs.workers, knobs.requests_per_second, knobs.burst, knobs.max_in_flight
+        "  hub: release binary, workers = {}, max_concurrent_syncs = {} in the concurrent run, per tenant requests_per_second = {}, burst = {}, max_in_flight = {}, sync_interval = 24h (one sync each)",
+        knobs.workers,
+        knobs.max_concurrent.map_or_else(
+            || "the default (8 per worker)".to_owned(),
+            |n| n.to_string()
+        ),
+        knobs.requests_per_second,
+        knobs.burst,
+        knobs.max_in_flight
     );
     println!(
         "  machine: {} cores",
@@ -153,7 +166,7 @@ fn main() {
     let mut results = Vec::new();
     for label in &knobs.runs {
         let limit = match label.as_str() {
-            "concurrent" => None,
+            "concurrent" => knobs.max_concurrent,
             "sequential" => Some(1),
             other => panic!("HUB_RUNS: unknown run `{other}`; use concurrent or sequential"),
         };

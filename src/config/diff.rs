@@ -58,6 +58,10 @@ pub fn diff(
         ("hub.admin_listen", a.admin_listen != b.admin_listen),
         ("hub.data_dir", a.data_dir != b.data_dir),
         ("hub.workers", a.workers != b.workers),
+        (
+            "hub.max_concurrent_syncs",
+            a.max_concurrent_syncs != b.max_concurrent_syncs,
+        ),
         ("telemetry", old.telemetry != new.telemetry),
     ];
     result.needs_restart = restart_keys

@@ -43,6 +43,10 @@ pub mod defaults {
     /// A Confluence node under load answers big pages slowly; 60 s is generous
     /// without hanging a sync on a dead socket.
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Syncs running at once per worker when `hub.max_concurrent_syncs` is
+    /// unset: each holds a SQLite file and Confluence connections, so more
+    /// only add memory once the workers are busy.
+    pub const SYNCS_PER_WORKER: usize = 8;
     /// ConductorOne's SDK default (`--task-concurrency`).
     pub const TASK_CONCURRENCY: usize = 3;
     /// In-flight syncs get this long to finish on SIGTERM; matches the
@@ -71,6 +75,8 @@ pub struct HubSettings {
     pub admin_listen: SocketAddr,
     /// Actix arbiters (worker threads) for tenant actor trees.
     pub workers: usize,
+    /// Syncs running at once across the hub; the others wait for a slot.
+    pub max_concurrent_syncs: usize,
     pub shutdown_grace: Duration,
     pub reload_grace: Duration,
     /// Poll the config file and reload when its content changes (Kubernetes
@@ -332,6 +338,19 @@ impl Validator<'_> {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(2, usize::from),
         };
+        let max_concurrent_syncs = match hub.max_concurrent_syncs {
+            Some(0) => {
+                self.problem(
+                    None,
+                    None,
+                    "hub.max_concurrent_syncs",
+                    "must be at least 1".into(),
+                );
+                1
+            }
+            Some(n) => n,
+            None => workers * defaults::SYNCS_PER_WORKER,
+        };
         let hub_settings = HubSettings {
             data_dir: resolve_path(
                 self.base_dir,
@@ -341,6 +360,7 @@ impl Validator<'_> {
             ),
             admin_listen,
             workers,
+            max_concurrent_syncs,
             shutdown_grace: self.duration(
                 None,
                 "hub.shutdown_grace",

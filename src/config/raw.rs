@@ -25,6 +25,7 @@ pub(super) struct RawHub {
     pub data_dir: Option<PathBuf>,
     pub admin_listen: Option<String>,
     pub workers: Option<usize>,
+    pub max_concurrent_syncs: Option<usize>,
     pub shutdown_grace: Option<String>,
     pub reload_grace: Option<String>,
     pub watch_config: Option<String>,

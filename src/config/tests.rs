@@ -87,6 +87,20 @@ page_size = 0
 }
 
 #[test]
+fn concurrent_syncs_default_to_eight_per_worker_and_zero_is_refused() {
+    with_env_token("HUB_CFG_TEST_ACME");
+    let config = load(&MINIMAL.replace("[hub]\n", "[hub]\nworkers = 3\n")).unwrap();
+    assert_eq!(
+        config.hub.max_concurrent_syncs,
+        3 * defaults::SYNCS_PER_WORKER
+    );
+    let config = load(&MINIMAL.replace("[hub]\n", "[hub]\nmax_concurrent_syncs = 1\n")).unwrap();
+    assert_eq!(config.hub.max_concurrent_syncs, 1);
+    let err = load(&MINIMAL.replace("[hub]\n", "[hub]\nmax_concurrent_syncs = 0\n")).unwrap_err();
+    assert_eq!(err.problems()[0].key, "hub.max_concurrent_syncs", "{err}");
+}
+
+#[test]
 fn missing_secret_file_is_an_error_naming_tenant_and_key() {
     let text = r#"
 [[instance]]

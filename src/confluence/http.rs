@@ -1,11 +1,22 @@
 //! Building the tenant's HTTP client: rustls with the ring provider, an
 //! optional extra CA, the request timeout and the `Authorization` header
 //! (marked sensitive so it never reaches a log).
+//!
+//! The system's root certificates are read and parsed once per process and
+//! shared by every tenant's client: left to reqwest, each client loads its own
+//! copy (about 85 KB and a parse of the whole system bundle per tenant, which
+//! `benches/hub_tenants.rs` showed growing with the tenant count). A tenant with
+//! a `ca_file` gets its own verifier: the system roots plus its CA.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+use rustls_platform_verifier::Verifier;
 
 use super::error::{ConfluenceError, ErrorKind};
 use super::settings::{Auth, ClientSettings};
@@ -25,7 +36,7 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert(AUTHORIZATION, authorization(&settings.auth).map_err(setup)?);
 
-    let mut builder = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("confluence-hub/", env!("CARGO_PKG_VERSION")))
         .default_headers(headers)
         .timeout(settings.request_timeout)
@@ -35,17 +46,69 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
         // so it surfaces as an error that says so.
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(settings.max_in_flight.max(1));
-    if let Some(pem) = &settings.ca_pem {
-        let certificates = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|err| setup(format!("ca_file holds no usable PEM certificate: {err}")))?;
-        if certificates.is_empty() {
-            return Err(setup("ca_file holds no PEM certificate".to_owned()));
-        }
-        builder = builder.tls_certs_merge(certificates);
-    }
+    let tls = tls_config(settings.ca_pem.as_deref()).map_err(setup)?;
     builder
+        .tls_backend_preconfigured(tls)
         .build()
         .map_err(|err| setup(err.without_url().to_string()))
+}
+
+/// What reqwest would build for itself (TLS 1.2 and 1.3, ALPN h2 then
+/// http/1.1, the platform verifier), but over the shared system roots.
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    let provider = crypto_provider();
+    let verifier: Arc<dyn ServerCertVerifier> = match ca_pem {
+        None => system_verifier()?,
+        Some(pem) => {
+            let extra = ca_certificates(pem)?;
+            Arc::new(
+                Verifier::new_with_extra_roots(extra, provider.clone())
+                    .map_err(|err| format!("ca_file holds no usable certificate: {err}"))?,
+            )
+        }
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| format!("cannot set up TLS: {err}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The verifier over the system roots, built on first use and shared by
+/// every client of the process (the system bundle changes only with the image).
+fn system_verifier() -> Result<Arc<dyn ServerCertVerifier>, String> {
+    static SYSTEM: OnceLock<Result<Arc<Verifier>, String>> = OnceLock::new();
+    let verifier = SYSTEM.get_or_init(|| {
+        Verifier::new(crypto_provider()).map(Arc::new).map_err(|err| {
+            format!(
+                "cannot load the system's root certificates: {err}; install the ca-certificates package or set ca_file"
+            )
+        })
+    });
+    verifier
+        .clone()
+        .map(|verifier| verifier as Arc<dyn ServerCertVerifier>)
+}
+
+/// The process default (installed before any client is built), else ring.
+fn crypto_provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// The certificates of a PEM bundle.
+fn ca_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("ca_file holds no usable PEM certificate: {err}"))?;
+    if certificates.is_empty() {
+        return Err("ca_file holds no PEM certificate".to_owned());
+    }
+    Ok(certificates)
 }
 
 fn authorization(auth: &Auth) -> Result<HeaderValue, String> {

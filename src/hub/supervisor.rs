@@ -23,10 +23,6 @@ use super::writer::WriterPool;
 use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff};
 use crate::telemetry::metrics;
 
-/// Syncs running at once across the hub: each holds a SQLite file and
-/// Confluence connections, so an unbounded number would only add memory.
-pub const MAX_CONCURRENT_SYNCS_PER_WORKER: usize = 8;
-
 struct TenantSlot {
     config: TenantConfig,
     instance: Child<Instance>,
@@ -54,7 +50,7 @@ impl Supervisor {
         Self {
             arbiters: (0..workers).map(|_| Arbiter::new()).collect(),
             writers: WriterPool::start(workers),
-            sync_slots: Arc::new(Semaphore::new(workers * MAX_CONCURRENT_SYNCS_PER_WORKER)),
+            sync_slots: Arc::new(Semaphore::new(config.hub.max_concurrent_syncs)),
             config: Arc::new(config),
             generation: 1,
             ordinal,
@@ -119,18 +115,21 @@ impl Supervisor {
         let now = Instant::now();
         for (id, slot) in &mut self.tenants {
             let next_generation = self.next_instance_generation;
-            let spec = InstanceSpec {
-                tenant_dir: self.config.hub.data_dir.join(id.as_str()),
-                tenant: slot.config.clone(),
-                generation: next_generation,
-                mode: Mode::for_tenant(&slot.config),
-                board: self.board.clone(),
-                writers: self.writers.clone(),
-                sync_slots: self.sync_slots.clone(),
+            // Built only for a restart: this runs for every tenant twice a
+            // second, and the spec clones the tenant's whole config.
+            let start = || {
+                let spec = InstanceSpec {
+                    tenant_dir: self.config.hub.data_dir.join(id.as_str()),
+                    tenant: slot.config.clone(),
+                    generation: next_generation,
+                    mode: Mode::for_tenant(&slot.config),
+                    board: self.board.clone(),
+                    writers: self.writers.clone(),
+                    sync_slots: self.sync_slots.clone(),
+                };
+                start_instance(&slot.arbiter, spec)
             };
-            let arbiter = slot.arbiter.clone();
-            if slot.instance.check(now, || start_instance(&arbiter, spec)) == ChildCheck::Restarted
-            {
+            if slot.instance.check(now, start) == ChildCheck::Restarted {
                 self.next_instance_generation += 1;
                 slot.generation = next_generation;
                 let restarts = slot.instance.restarts();

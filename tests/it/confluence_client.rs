@@ -1478,3 +1478,49 @@ async fn a_missing_anonymous_permission_endpoint_falls_back_to_the_full_list() {
         .collect();
     assert_eq!(held, expected);
 }
+
+/// A Confluence behind an internal CA is reached through the tenant's
+/// `ca_file` (added to the system roots, which every tenant's client shares)
+/// and refused without it. Any TLS server signed by its own CA will do: the
+/// ConductorOne simulator's answers an HTTP error, which proves the handshake.
+#[tokio::test]
+async fn https_confluence_is_trusted_through_the_tenants_ca_file_only() {
+    use confluence_hub::sim::conductorone::{ConductorOneSim, SimOptions as C1Options};
+
+    let server = ConductorOneSim::start(C1Options::default()).expect("the TLS server starts");
+    let tenant = |ca_pem: Option<Vec<u8>>| {
+        let settings = ClientSettings {
+            tenant: "internal-ca".into(),
+            base_url: Url::parse(&format!("https://{}", server.api_host())).expect("a URL"),
+            auth: Auth::Token(Secret::new("pat".into())),
+            ca_pem,
+            request_timeout: Duration::from_secs(5),
+            requests_per_second: 100.0,
+            burst: 10,
+            max_in_flight: 1,
+            page_size: 200,
+            version: None,
+            retry: RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+        };
+        ConfluenceClient::new(&settings).expect("the client builds")
+    };
+
+    let trusted = tenant(Some(server.ca_pem().as_bytes().to_vec()))
+        .current_user()
+        .await
+        .expect_err("the TLS server is not a Confluence");
+    assert!(
+        !matches!(trusted.kind().label(), "transport" | "timeout" | "setup"),
+        "the handshake succeeds with the tenant's CA: {trusted}"
+    );
+
+    let untrusted = tenant(None)
+        .current_user()
+        .await
+        .expect_err("an unknown CA is refused");
+    assert_eq!(untrusted.kind().label(), "transport", "{untrusted}");
+    assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+}

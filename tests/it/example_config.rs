@@ -78,6 +78,7 @@ fn example_config_loads_with_every_key_it_documents() {
     assert_eq!(config.hub.watch_config, Some(Duration::from_secs(30)));
     assert_eq!(config.hub.reload_grace, Duration::from_secs(300));
     assert_eq!(config.hub.workers, 2);
+    assert_eq!(config.hub.max_concurrent_syncs, 16);
     assert!(config.telemetry.otlp_endpoint.is_some());
     let ids: Vec<&str> = config
         .tenants

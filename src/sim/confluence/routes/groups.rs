@@ -10,12 +10,14 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::{Done, Failure, RouteName, admin_caller, finish, licensed_caller, link_context};
+use super::{
+    Done, Failure, RouteName, admin_caller, capped_page, finish, licensed_caller, link_context,
+};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::{empty, json_response, xml_status};
 use crate::sim::confluence::mutation::MutationAction;
-use crate::sim::confluence::pagination::{Page, PageRequest};
+use crate::sim::confluence::pagination::Page;
 use crate::sim::confluence::params::Params;
 use crate::sim::confluence::render::GroupJson;
 
@@ -29,9 +31,9 @@ pub(super) async fn list(
     if let Err(failure) = licensed_caller(&state, &caller) {
         return failure.response();
     }
-    let request = match PageRequest::parse(&params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(&app, &params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let groups = state.groups();
     let results: Vec<GroupJson<'_>> = groups[request.range(groups.len())]
@@ -119,9 +121,9 @@ fn members(app: &App, caller: &Caller, name: &str, params: &Params, uri: &Uri) -
     let Some(group) = state.group_index(name) else {
         return Failure::new(404, format!("No group found with name {name}")).response();
     };
-    let request = match PageRequest::parse(params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(app, params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let expand_status = params.expands("status");
     let members = &state.group(group).members;
@@ -171,9 +173,9 @@ fn nested(app: &App, caller: &Caller, name: &str, params: &Params, uri: &Uri) ->
     if state.group_index(name).is_none() {
         return Failure::new(404, format!("No group found with name {name}")).response();
     }
-    let request = match PageRequest::parse(params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(app, params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let results: Vec<GroupJson<'_>> = Vec::new();
     json_response(

@@ -25,7 +25,7 @@ use super::auth::Caller;
 use super::errors::rest_error;
 use super::gateway;
 use super::mutation::{Api, Mutation, MutationAction};
-use super::pagination::LinkContext;
+use super::pagination::{LinkContext, PageRequest};
 use super::params::Params;
 use super::state::State;
 
@@ -241,6 +241,13 @@ pub(crate) fn finish(
         changed,
     });
     response
+}
+
+/// The page a user, group or member listing asks for: the limit defaults to
+/// the server's cap and is silently cut to it, as on the real server.
+pub(crate) fn capped_page(app: &App, params: &Params) -> Result<PageRequest, Failure> {
+    PageRequest::parse(params, app.quirks.page_cap, app.quirks.page_cap)
+        .map_err(|message| Failure::new(400, message))
 }
 
 /// Links of a page served at `uri`.

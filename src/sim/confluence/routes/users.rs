@@ -10,12 +10,12 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 
-use super::{Failure, admin_caller, licensed_caller, link_context};
+use super::{Failure, admin_caller, capped_page, licensed_caller, link_context};
 use crate::sim::confluence::app::App;
 use crate::sim::confluence::auth::Caller;
 use crate::sim::confluence::errors::json_response;
 use crate::sim::confluence::options::UnknownUserLookup;
-use crate::sim::confluence::pagination::{Page, PageRequest};
+use crate::sim::confluence::pagination::Page;
 use crate::sim::confluence::params::Params;
 use crate::sim::confluence::state::State as SimState;
 
@@ -82,9 +82,9 @@ pub(super) async fn list(
     if let Err(failure) = licensed_caller(&state, &caller) {
         return failure.response();
     }
-    let request = match PageRequest::parse(&params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(&app, &params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let expand_status = params.expands("status");
     let users = state.users();
@@ -118,9 +118,9 @@ pub(super) async fn member_of(
     let Some(user) = user else {
         return Failure::new(404, "No user found").response();
     };
-    let request = match PageRequest::parse(&params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(&app, &params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let groups = &state.user_record(user).groups;
     let range = request.range(groups.len());
@@ -149,9 +149,9 @@ pub(super) async fn active_list(
     if let Err(failure) = admin_caller(&state, &caller) {
         return failure.response();
     }
-    let request = match PageRequest::parse(&params, app.quirks.page_cap, app.quirks.page_cap) {
+    let request = match capped_page(&app, &params) {
         Ok(request) => request,
-        Err(message) => return Failure::new(400, message).response(),
+        Err(failure) => return failure.response(),
     };
     let active: Vec<usize> = active_licensed(&state);
     let results = active[request.range(active.len())]

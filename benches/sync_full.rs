@@ -179,6 +179,7 @@ fn tenant(base_url: &str, in_flight: usize) -> Result<TenantConfig, Box<dyn std:
             interval: Duration::from_secs(3600),
             include_archived_spaces: true,
             include_personal_spaces: true,
+            skip_full_sync: false,
         },
         conductorone: None,
     })

@@ -16,6 +16,11 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
+    /// The environment variable this reference names, if it names one.
+    pub fn env_var(&self) -> Option<&str> {
+        self.env.as_deref()
+    }
+
     /// Reads the secret. `base_dir` anchors relative file paths (the config file's directory).
     /// The error never contains the secret, only where it was looked for.
     pub fn load(&self, base_dir: &Path) -> Result<Secret, String> {

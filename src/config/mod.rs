@@ -3,10 +3,11 @@
 //! once; nothing downstream sees an unvalidated value. `diff` compares two
 //! loaded configs for reload.
 
+pub mod baton;
 mod diff;
 mod raw;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -143,6 +144,8 @@ pub struct SyncSettings {
     pub interval: Duration,
     pub include_archived_spaces: bool,
     pub include_personal_spaces: bool,
+    /// Answer every sync with an empty full sync (Baton's `--skip-full-sync`).
+    pub skip_full_sync: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -241,15 +244,32 @@ impl HubConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path, false)
+        Self::parse(&text, path, false, &HashMap::new())
     }
 
     /// Parses `text` as if read from `path` (relative paths anchor at its directory).
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        Self::parse(text, path, true)
+        Self::parse(text, path, true, &HashMap::new())
     }
 
-    fn parse(text: &str, path: &Path, resolve_secrets: bool) -> Result<Self, ConfigError> {
+    /// Like [`HubConfig::from_toml`], where `given` holds values for some of
+    /// the environment variables the text references: a value given on the
+    /// command line overrides its variable, as Baton's flags override their
+    /// `BATON_*` variables.
+    pub fn from_toml_with_values(
+        text: &str,
+        path: &Path,
+        given: &HashMap<String, Secret>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse(text, path, true, given)
+    }
+
+    fn parse(
+        text: &str,
+        path: &Path,
+        resolve_secrets: bool,
+        given: &HashMap<String, Secret>,
+    ) -> Result<Self, ConfigError> {
         let invalid = |problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
@@ -267,6 +287,7 @@ impl HubConfig {
             text,
             base_dir: &base_dir,
             resolve_secrets,
+            given,
             problems: Vec::new(),
         };
         let config = validator.config(raw, path);
@@ -294,11 +315,15 @@ struct Validator<'a> {
     text: &'a str,
     base_dir: &'a Path,
     resolve_secrets: bool,
+    given: &'a HashMap<String, Secret>,
     problems: Vec<Problem>,
 }
 
 impl Validator<'_> {
     fn secret(&self, reference: &SecretRef) -> Result<Secret, String> {
+        if let Some(value) = reference.env_var().and_then(|var| self.given.get(var)) {
+            return Ok(value.clone());
+        }
         if self.resolve_secrets {
             reference.load(self.base_dir)
         } else {
@@ -702,6 +727,7 @@ impl Validator<'_> {
                 interval,
                 include_archived_spaces: raw.include_archived_spaces.unwrap_or(true),
                 include_personal_spaces: raw.include_personal_spaces.unwrap_or(true),
+                skip_full_sync: raw.skip_full_sync.unwrap_or(false),
             },
             conductorone,
         })

@@ -91,6 +91,7 @@ pub(super) struct RawInstance {
     pub deprovisioning: Option<String>,
     pub include_archived_spaces: Option<bool>,
     pub include_personal_spaces: Option<bool>,
+    pub skip_full_sync: Option<bool>,
     // serde cannot combine `flatten` with `deny_unknown_fields`, so the
     // per-instance overrides of `[defaults]` are listed here and regrouped.
     pub requests_per_second: Option<f64>,

@@ -140,6 +140,7 @@ mod tests {
                 interval: std::time::Duration::from_secs(60),
                 include_archived_spaces: true,
                 include_personal_spaces: true,
+                skip_full_sync: false,
             },
             conductorone: None,
         }

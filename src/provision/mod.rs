@@ -329,6 +329,7 @@ mod tests {
                 interval: Duration::from_secs(60),
                 include_archived_spaces: true,
                 include_personal_spaces: true,
+                skip_full_sync: false,
             },
             conductorone: None,
         };

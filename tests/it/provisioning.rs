@@ -152,6 +152,7 @@ fn tenant(
             interval: Duration::from_secs(3600),
             include_archived_spaces: true,
             include_personal_spaces: true,
+            skip_full_sync: false,
         },
         conductorone: None,
     }

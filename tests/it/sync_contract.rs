@@ -59,6 +59,7 @@ fn tenant_config(sim: &ConfluenceSim, token: &str) -> TenantConfig {
             interval: Duration::from_secs(3600),
             include_archived_spaces: true,
             include_personal_spaces: true,
+            skip_full_sync: false,
         },
         conductorone: None,
     }

@@ -2,6 +2,7 @@
 //! that maps a Confluence tenant onto them.
 
 pub mod model;
+pub mod protojson;
 
 /// Generated code; module paths mirror the protobuf packages.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

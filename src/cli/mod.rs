@@ -1,11 +1,14 @@
 //! The command line. `main.rs` only parses arguments and calls [`run`]; every
 //! command lives in its own file here and calls into the library.
 
+mod capabilities;
 mod check;
+mod config_from_env;
 mod demo;
 mod inspect;
 mod run;
 mod shard_plan;
+mod single;
 mod sync;
 
 use std::path::PathBuf;
@@ -19,22 +22,25 @@ use crate::config::CONFIG_ENV;
 #[command(
     name = "confluence-hub",
     version,
-    about = "Sync many Confluence Data Center instances into ConductorOne from one process"
+    about = "Sync many Confluence Data Center instances into ConductorOne from one process",
+    long_about = "Sync many Confluence Data Center instances into ConductorOne from one process.\n\n\
+        With no command, runs like the reference connector (baton-confluence-datacenter): one \
+        instance from the flags below or their BATON_* variables, in service mode when a client \
+        id is set, else one sync into --file. `run --config FILE` runs the hub."
 )]
 pub struct Cli {
-    /// Log format: JSON lines (for collectors) or human-readable console output.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "CONFLUENCE_HUB_LOG_FORMAT")]
-    pub log_format: LogFormat,
-    /// Log level or tracing filter directive (e.g. `info`, `confluence_hub=debug`).
-    #[arg(
-        long,
-        global = true,
-        default_value = "info",
-        env = "CONFLUENCE_HUB_LOG_LEVEL"
-    )]
-    pub log_level: String,
+    /// Log format: JSON lines (for collectors) or human-readable console output
+    /// [default: json; BATON_LOG_FORMAT is read when CONFLUENCE_HUB_LOG_FORMAT is unset].
+    #[arg(long, global = true, value_enum, env = "CONFLUENCE_HUB_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log level or tracing filter directive (e.g. `info`, `confluence_hub=debug`)
+    /// [default: info; BATON_LOG_LEVEL is read when CONFLUENCE_HUB_LOG_LEVEL is unset].
+    #[arg(long, global = true, env = "CONFLUENCE_HUB_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    #[command(flatten)]
+    pub single: single::SingleArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 pub use crate::telemetry::LogFormat;
@@ -49,7 +55,8 @@ pub struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the hub: every tenant of this replica, until SIGTERM.
+    /// Run the hub: every tenant of this replica, until SIGTERM. Without a
+    /// config file, one instance from the reference connector's flags.
     Run(run::RunArgs),
     /// Sync one tenant once into a c1z file, with progress and a summary.
     Sync(sync::SyncArgs),
@@ -61,9 +68,22 @@ pub enum Command {
     ShardPlan(shard_plan::ShardPlanArgs),
     /// Run simulated tenants, a simulated ConductorOne and the hub end to end.
     Demo(demo::DemoArgs),
+    /// Print the connector capabilities as JSON, as the reference connector's
+    /// `capabilities` command does.
+    Capabilities(capabilities::CapabilitiesArgs),
+    /// Write or convert hub configs.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run a simulator.
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Turn single-connector environments (env files, or this process's
+    /// BATON_* variables) into one hub config, secrets as references.
+    FromEnv(config_from_env::FromEnvArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,21 +107,26 @@ pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<crate::confi
 
 /// Runs the parsed command line and maps the outcome to a process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    let log_format = cli.log_format;
-    let result = match cli.command {
-        Command::Run(args) => run::run(args, log_format, &cli.log_level),
-        Command::Sync(args) => sync::run(args, log_format, &cli.log_level),
-        Command::Check(args) => check::run(args, log_format, &cli.log_level),
-        Command::Inspect(args) => inspect::run(args),
-        Command::ShardPlan(args) => shard_plan::run(args),
-        Command::Demo(args) => demo::run(args, log_format, &cli.log_level),
-        Command::Sim(SimCommand::Confluence(args)) => {
-            crate::sim::confluence::run_cli(args).map(|()| ExitCode::SUCCESS)
+    let result = logging(&cli).and_then(|(log_format, log_level)| {
+        let log_level = log_level.as_str();
+        match cli.command {
+            None => single::run(cli.single, log_format, log_level),
+            Some(Command::Run(args)) => run::run(args, log_format, log_level),
+            Some(Command::Sync(args)) => sync::run(args, log_format, log_level),
+            Some(Command::Check(args)) => check::run(args, log_format, log_level),
+            Some(Command::Inspect(args)) => inspect::run(args),
+            Some(Command::ShardPlan(args)) => shard_plan::run(args),
+            Some(Command::Demo(args)) => demo::run(args, log_format, log_level),
+            Some(Command::Capabilities(args)) => capabilities::run(args),
+            Some(Command::Config(ConfigCommand::FromEnv(args))) => config_from_env::run(args),
+            Some(Command::Sim(SimCommand::Confluence(args))) => {
+                crate::sim::confluence::run_cli(args).map(|()| ExitCode::SUCCESS)
+            }
+            Some(Command::Sim(SimCommand::Conductorone(args))) => {
+                crate::sim::conductorone::run_cli(args).map(|()| ExitCode::SUCCESS)
+            }
         }
-        Command::Sim(SimCommand::Conductorone(args)) => {
-            crate::sim::conductorone::run_cli(args).map(|()| ExitCode::SUCCESS)
-        }
-    };
+    });
     match result {
         Ok(code) => code,
         Err(err) => {
@@ -109,4 +134,26 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The log format and level: the flag or `CONFLUENCE_HUB_LOG_*`, else the
+/// reference connector's `BATON_LOG_*`, else JSON at `info`.
+fn logging(cli: &Cli) -> anyhow::Result<(LogFormat, String)> {
+    use crate::config::baton::{LOG_FORMAT, LOG_LEVEL, present};
+    let baton = |setting: crate::config::baton::Setting| present(std::env::var(setting.var).ok());
+    let log_format = match (cli.log_format, baton(LOG_FORMAT)) {
+        (Some(format), _) => format,
+        (None, Some(text)) => {
+            <LogFormat as clap::ValueEnum>::from_str(&text, true).map_err(|_| {
+                anyhow::anyhow!("{}: `{text}` is not one of json, console", LOG_FORMAT.var)
+            })?
+        }
+        (None, None) => LogFormat::default(),
+    };
+    let log_level = cli
+        .log_level
+        .clone()
+        .or_else(|| baton(LOG_LEVEL))
+        .unwrap_or_else(|| "info".to_owned());
+    Ok((log_format, log_level))
 }

@@ -3,7 +3,7 @@
 //! otherwise) and a summary. Exit 0 only when the file is complete.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::LogFormat;
+use crate::config::TenantConfig;
 use crate::hub::instance::SyncReport;
 use crate::hub::oneshot::sync_once;
 use crate::sync::{Progress, ProgressSnapshot, SkipReason};
@@ -49,12 +50,24 @@ pub fn run(args: SyncArgs, log_format: LogFormat, log_level: &str) -> anyhow::Re
             }
         );
     };
+    sync_to_file(tenant, &args.out, log_format, log_level)
+}
+
+/// Syncs `tenant` once into `out` with progress and a summary; the exit
+/// code is success only when the file is complete.
+pub(super) fn sync_to_file(
+    tenant: TenantConfig,
+    out: &Path,
+    log_format: LogFormat,
+    log_level: &str,
+) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_cli_logging(log_format, log_level)?;
-    if let Some(dir) = args.out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+    if let Some(dir) = out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     }
 
+    let id = tenant.id.clone();
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let reporter = {
@@ -63,18 +76,18 @@ pub fn run(args: SyncArgs, log_format: LogFormat, log_level: &str) -> anyhow::Re
         std::thread::spawn(move || report_progress(&progress, &done, interactive))
     };
     let started = Instant::now();
-    let result = sync_once(tenant, args.out.clone(), progress);
+    let result = sync_once(tenant, out.to_owned(), progress);
     done.store(true, Ordering::Relaxed);
     let _ = reporter.join();
 
     match result {
         Ok(report) => {
-            print_summary(&args.instance, &report, started.elapsed());
+            print_summary(id.as_str(), &report, started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
-            eprintln!("error: sync of `{}` failed: {err}", args.instance);
-            eprintln!("no file was written to {}", args.out.display());
+            eprintln!("error: sync of `{id}` failed: {err}");
+            eprintln!("no file was written to {}", out.display());
             Ok(ExitCode::FAILURE)
         }
     }

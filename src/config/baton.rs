@@ -250,14 +250,17 @@ impl BatonSettings {
     pub fn instance_toml(&self, id: &str, secrets: &SecretStyle) -> String {
         let mut out = String::from("[[instance]]\n");
         let mut line = |key: &str, value: String| out.push_str(&format!("{key} = {value}\n"));
-        line("id", quote(id));
-        line("base_url", quote(&self.base_url().unwrap_or_default()));
+        line("id", toml_string(id));
+        line(
+            "base_url",
+            toml_string(&self.base_url().unwrap_or_default()),
+        );
         if self.access_token.is_some() {
             line("token", secrets.reference(id, ACCESS_TOKEN));
         } else {
             line(
                 "username",
-                quote(self.username.as_deref().unwrap_or_default()),
+                toml_string(self.username.as_deref().unwrap_or_default()),
             );
             line("password", secrets.reference(id, PASSWORD));
         }
@@ -267,19 +270,33 @@ impl BatonSettings {
         }
         if let Some(client_id) = &self.client_id {
             out.push_str("\n[instance.conductorone]\n");
-            out.push_str(&format!("client_id = {}\n", quote(client_id)));
+            out.push_str(&format!("client_id = {}\n", toml_string(client_id)));
             out.push_str(&format!(
                 "client_secret = {}\n",
                 secrets.reference(id, CLIENT_SECRET)
             ));
             if let Some(host_id) = &self.host_id {
-                out.push_str(&format!("host_id = {}\n", quote(host_id)));
+                out.push_str(&format!("host_id = {}\n", toml_string(host_id)));
             }
             if let Some(api_host) = &self.c1_api_host {
-                out.push_str(&format!("api_host = {}\n", quote(api_host)));
+                out.push_str(&format!("api_host = {}\n", toml_string(api_host)));
             }
         }
         out
+    }
+
+    /// The secrets the generated TOML references: the token (or else the
+    /// password) and, in service mode, the client secret.
+    pub fn secret_settings(&self) -> Vec<Setting> {
+        let mut settings = vec![if self.access_token.is_some() {
+            ACCESS_TOKEN
+        } else {
+            PASSWORD
+        }];
+        if self.client_id.is_some() {
+            settings.push(CLIENT_SECRET);
+        }
+        settings
     }
 
     /// The secret values this connector was given, keyed by the variable
@@ -329,16 +346,25 @@ pub enum SecretStyle {
 }
 
 impl SecretStyle {
+    /// Where the secret `setting` of instance `id` is read from, in words.
+    pub fn location(&self, id: &str, setting: Setting) -> String {
+        match self {
+            Self::Baton => format!("variable {}", setting.var),
+            Self::PrefixedEnv => format!("variable {}_{}", env_prefix(id), setting.var),
+            Self::Files(dir) => format!("file {}", dir.join(id).join(setting.var).display()),
+        }
+    }
+
     fn reference(&self, id: &str, setting: Setting) -> String {
         match self {
-            Self::Baton => format!("{{ env = {} }}", quote(setting.var)),
+            Self::Baton => format!("{{ env = {} }}", toml_string(setting.var)),
             Self::PrefixedEnv => format!(
                 "{{ env = {} }}",
-                quote(&format!("{}_{}", env_prefix(id), setting.var))
+                toml_string(&format!("{}_{}", env_prefix(id), setting.var))
             ),
             Self::Files(dir) => {
                 let path = dir.join(id).join(setting.var);
-                format!("{{ file = {} }}", quote(&path.to_string_lossy()))
+                format!("{{ file = {} }}", toml_string(&path.to_string_lossy()))
             }
         }
     }
@@ -374,13 +400,14 @@ pub fn tenant_id_from(text: &str) -> Option<String> {
     TenantId::parse(&id).ok().map(|_| id)
 }
 
-fn quote(text: &str) -> String {
+/// `text` as a TOML basic string, quoted and escaped.
+pub fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
 /// A config problem in the words of the reference interface: the flag and
 /// variable behind the key, when there is one.
-fn describe(problem: &Problem) -> String {
+pub fn describe(problem: &Problem) -> String {
     let setting = match problem.key.as_str() {
         "base_url" => Some(HOSTNAME),
         "token" => Some(ACCESS_TOKEN),

@@ -43,6 +43,31 @@ pub fn run_until(
             );
         }
     };
+    serve(
+        config,
+        ConfigSource::File(config_path.to_owned()),
+        logging,
+        stop,
+    )
+}
+
+/// Where the running config came from, which decides how it reloads.
+#[derive(Clone, Debug)]
+pub enum ConfigSource {
+    /// A TOML file: SIGHUP, `POST /reload` and the file watch re-read it.
+    File(PathBuf),
+    /// Built once at start (from `BATON_*` variables); a reload explains
+    /// why it cannot happen.
+    Fixed { why_no_reload: String },
+}
+
+/// Runs the hub on an already validated config until SIGTERM, SIGINT or `stop`.
+pub fn serve(
+    config: HubConfig,
+    source: ConfigSource,
+    logging: TelemetryOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
     let telemetry = telemetry::init(logging.with_settings(&config.telemetry))?;
     // The control plane (admin HTTP, signals, config watching) shares the
     // telemetry runtime: never an actix arbiter.
@@ -64,8 +89,10 @@ pub fn run_until(
     );
 
     let shutdown_grace = config.hub.shutdown_grace;
-    let watch_every = config.hub.watch_config;
-    let config_path = config_path.to_owned();
+    let watch_every = match source {
+        ConfigSource::File(_) => config.hub.watch_config,
+        ConfigSource::Fixed { .. } => None,
+    };
     let system = actix::System::new();
     let (supervisor, system_handle) = system.block_on(async {
         let supervisor = actix::Actor::start(Supervisor::new(config, ordinal, board.clone()));
@@ -73,7 +100,7 @@ pub fn run_until(
     });
 
     let reloader = Reloader {
-        path: config_path,
+        source,
         supervisor: supervisor.clone(),
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -121,13 +148,19 @@ pub fn run_until(
 /// Loads the config off the actor threads and hands it to the Supervisor.
 #[derive(Clone)]
 struct Reloader {
-    path: PathBuf,
+    source: ConfigSource,
     supervisor: Addr<Supervisor>,
 }
 
 impl Reloader {
     async fn reload(&self) -> Result<serde_json::Value, String> {
-        let path = self.path.clone();
+        let path = match &self.source {
+            ConfigSource::File(path) => path.clone(),
+            ConfigSource::Fixed { why_no_reload } => {
+                tracing::warn!("{why_no_reload}");
+                return Err(why_no_reload.clone());
+            }
+        };
         let loaded = tokio::task::spawn_blocking(move || HubConfig::load(&path))
             .await
             .map_err(|err| format!("config loader failed: {err}"))?;
@@ -198,19 +231,22 @@ async fn signals(
 /// Reloads when the config file's content changes: Kubernetes rewrites a
 /// mounted ConfigMap but sends no SIGHUP.
 async fn watch_config(reloader: Reloader, every: Duration) {
+    let ConfigSource::File(watched) = reloader.source.clone() else {
+        return;
+    };
     let digest = |path: &Path| std::fs::read(path).ok().map(Sha256::digest);
-    let mut last = digest(&reloader.path);
+    let mut last = digest(&watched);
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let path = reloader.path.clone();
+        let path = watched.clone();
         let current = tokio::task::spawn_blocking(move || digest(&path))
             .await
             .ok()
             .flatten();
         if current.is_some() && current != last {
-            tracing::info!(path = %reloader.path.display(), "config file changed: reloading");
+            tracing::info!(path = %watched.display(), "config file changed: reloading");
             last = current;
             let _ = reloader.reload().await;
         }

@@ -20,25 +20,38 @@ use crate::baton::pb::c1::connector::v2::connector_account_creation_schema::{
 };
 use crate::baton::pb::c1::connector::v2::{
     Capability, CapabilityDetailCredentialOption, ConnectorAccountCreationSchema,
-    ConnectorMetadata, CredentialDetailsAccountProvisioning, ResourceTypeCapability,
+    ConnectorCapabilities, ConnectorMetadata, CredentialDetailsAccountProvisioning,
+    ResourceTypeCapability,
 };
 use crate::conductorone::metadata as c1;
 use crate::config::{Deprovisioning, TenantConfig};
 
 /// The metadata the hub sends in Hello for `tenant`.
 pub fn connector_metadata(tenant: &TenantConfig) -> ConnectorMetadata {
+    let link = tenant.confluence.base_url.as_str().trim_end_matches('/');
+    metadata(link, tenant.deprovisioning)
+}
+
+/// What a tenant with this deprovisioning setting advertises, for the
+/// `capabilities` command.
+pub fn connector_capabilities(deprovisioning: Deprovisioning) -> ConnectorCapabilities {
+    metadata("", deprovisioning)
+        .capabilities
+        .unwrap_or_default()
+}
+
+fn metadata(link: &str, deprovisioning: Deprovisioning) -> ConnectorMetadata {
     let per_type = ResourceKind::ALL
         .into_iter()
         .map(|kind| ResourceTypeCapability {
             resource_type: Some(resource_type(kind)),
-            capabilities: capabilities(kind, tenant.deprovisioning)
+            capabilities: capabilities(kind, deprovisioning)
                 .into_iter()
                 .map(|capability| capability as i32)
                 .collect(),
             ..Default::default()
         })
         .collect();
-    let link = tenant.confluence.base_url.as_str().trim_end_matches('/');
     let metadata = c1::connector_metadata(link, per_type);
     c1::with_account_creation(metadata, credential_options(), account_creation_schema())
 }

@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use self::entitlement::{Target, TargetError};
 use self::error::{internal, invalid_argument, unimplemented};
 use self::gate::Gate;
-pub use self::metadata::connector_metadata;
+pub use self::metadata::{connector_capabilities, connector_metadata};
 use self::outcome::{Call, Done, Operation};
 use self::principal::PrincipalError;
 use crate::baton::model::{Principal, annotation};

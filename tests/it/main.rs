@@ -9,6 +9,7 @@ mod hub;
 mod provisioning;
 mod service_mode;
 mod sim_confluence;
+mod single_connector;
 mod support;
 mod sync_contract;
 mod telemetry;

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use confluence_hub::c1z::C1zReader;
 use confluence_hub::sim::conductorone::{
     ConductorOneSim, PublicJwk, SimOptions as C1Options, SimTenant, SyncOptions, TaskState,
     gen_credentials,
@@ -15,7 +14,7 @@ use confluence_hub::sim::confluence::{
     ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
 };
 
-use crate::support::{HubProcess, TempDir, temp_files, tenant};
+use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, temp_files, tenant};
 
 /// One tenant's simulated Confluence and ConductorOne credentials.
 struct Tenant {
@@ -114,36 +113,11 @@ fn c1_sim(tenants: Vec<SimTenant>) -> ConductorOneSim {
     .expect("start the ConductorOne simulator")
 }
 
-/// The resource ids (`type:id`) a c1z holds.
+/// The resource ids (`type:id`) of an uploaded c1z.
 fn resource_ids(bytes: &[u8], dir: &Path, name: &str) -> BTreeSet<String> {
     let path = dir.join(format!("{name}.c1z"));
     std::fs::write(&path, bytes).unwrap();
-    let reader = C1zReader::open(&path).expect("the upload is a c1z");
-    reader
-        .resources()
-        .unwrap()
-        .into_iter()
-        .map(|resource| {
-            let id = resource.id.unwrap();
-            format!("{}:{}", id.resource_type, id.resource)
-        })
-        .collect()
-}
-
-fn dataset_ids(dataset: &Dataset) -> BTreeSet<String> {
-    let users = dataset
-        .users
-        .iter()
-        .map(|user| format!("user:{}", user.user_key));
-    let groups = dataset
-        .groups
-        .iter()
-        .map(|group| format!("group:{}", group.name));
-    let spaces = dataset
-        .spaces
-        .iter()
-        .map(|space| format!("space:{}", space.key));
-    users.chain(groups).chain(spaces).collect()
+    c1z_resource_ids(&path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

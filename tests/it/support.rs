@@ -1,6 +1,6 @@
 //! Helpers shared by the integration test modules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -93,8 +93,6 @@ impl HubProcess {
             .replace("{admin}", &format!("127.0.0.1:{port}"))
             .replace("{data_dir}", &dir.join("data").display().to_string());
         std::fs::write(&config_path, text).expect("write hub.toml");
-        let log = dir.join("hub.log");
-        let log_file = std::fs::File::create(&log).expect("create the log file");
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"));
         command
             .args([
@@ -107,18 +105,43 @@ impl HubProcess {
             ])
             .arg(&config_path)
             .env_remove("CONFLUENCE_HUB_CONFIG")
-            .env_remove("HUB_ORDINAL")
-            .stdout(log_file.try_clone().expect("clone the log file"))
-            .stderr(log_file);
+            .env_remove("HUB_ORDINAL");
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().expect("start confluence-hub run");
+        Self::spawn(command, dir, port, config_path)
+    }
+
+    /// Starts the binary with no arguments and only `env` (plus `PATH`), in
+    /// `dir`, as the reference connector's image would run: its admin
+    /// endpoint on a free port and its temp dir inside `dir`.
+    pub fn start_single(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TMPDIR", dir)
+            .env("CONFLUENCE_HUB_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
+            .current_dir(dir);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Self::spawn(command, dir, port, PathBuf::new())
+    }
+
+    fn spawn(mut command: std::process::Command, dir: &Path, port: u16, config: PathBuf) -> Self {
+        let log = dir.join("hub.log");
+        let log_file = std::fs::File::create(&log).expect("create the log file");
+        command
+            .stdout(log_file.try_clone().expect("clone the log file"))
+            .stderr(log_file);
+        let child = command.spawn().expect("start confluence-hub");
         Self {
             child,
             admin: format!("http://127.0.0.1:{port}"),
             log,
-            config: config_path,
+            config,
             http: http_client(),
         }
     }
@@ -151,6 +174,18 @@ impl HubProcess {
             .send()
             .await
             .ok()
+    }
+
+    /// POSTs to the admin endpoint: the status code and the body.
+    pub async fn post(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .expect("the admin endpoint answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
     }
 
     pub async fn status(&self) -> Option<serde_json::Value> {
@@ -407,4 +442,35 @@ pub fn assert_reference_schema(ours: &Path, scratch: &Path) -> BTreeMap<String, 
         assert_eq!(&ours[table], expected, "table {table}");
     }
     ours
+}
+
+/// The resource ids (`type:id`) a c1z file holds.
+pub fn c1z_resource_ids(path: &Path) -> BTreeSet<String> {
+    let reader = confluence_hub::c1z::C1zReader::open(path).expect("a readable c1z");
+    reader
+        .resources()
+        .unwrap()
+        .into_iter()
+        .map(|resource| {
+            let id = resource.id.unwrap();
+            format!("{}:{}", id.resource_type, id.resource)
+        })
+        .collect()
+}
+
+/// The resource ids a simulated Confluence's dataset should sync to.
+pub fn dataset_ids(dataset: &confluence_hub::sim::confluence::Dataset) -> BTreeSet<String> {
+    let users = dataset
+        .users
+        .iter()
+        .map(|user| format!("user:{}", user.user_key));
+    let groups = dataset
+        .groups
+        .iter()
+        .map(|group| format!("group:{}", group.name));
+    let spaces = dataset
+        .spaces
+        .iter()
+        .map(|space| format!("space:{}", space.key));
+    users.chain(groups).chain(spaces).collect()
 }

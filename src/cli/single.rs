@@ -1,0 +1,184 @@
+//! One instance from the reference connector's interface: the flags of
+//! `baton-confluence-datacenter`, each also read from its `BATON_*`
+//! variable, so our image runs in the reference's Deployment unchanged. As
+//! the reference does: with a client id, service mode until SIGTERM; without,
+//! one sync into `--file` and exit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::LogFormat;
+use crate::config::baton::{
+    self, BatonSettings, C1_API_HOST, HOST_ID, PROVISIONING, SKIP_FULL_SYNC, parse_bool, present,
+};
+use crate::hub::runtime::{ConfigSource, serve};
+use crate::secret::Secret;
+use crate::telemetry::TelemetryOptions;
+
+/// Secrets are read from their variables but never shown: `hide_env_values`
+/// keeps them out of `--help`.
+#[derive(Clone, Debug, clap::Args)]
+#[command(
+    next_help_heading = "Single connector (the reference connector's flags; each also read from its BATON_* variable)"
+)]
+pub struct SingleArgs {
+    /// The base URL of the Confluence Data Center instance.
+    #[arg(long, env = "BATON_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// A personal access token of a Confluence administrator.
+    #[arg(long, env = "BATON_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// A Confluence administrator's username (with --password, instead of a token).
+    #[arg(long, env = "BATON_USERNAME")]
+    pub username: Option<String>,
+    /// That administrator's password.
+    #[arg(long, env = "BATON_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// The ConductorOne client id; when set, runs in service mode.
+    #[arg(long, env = "BATON_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The ConductorOne client secret.
+    #[arg(long, env = "BATON_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Carry out provisioning tasks (grant, revoke, create account).
+    #[arg(
+        short = 'p',
+        long,
+        env = "BATON_PROVISIONING",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub provisioning: Option<String>,
+    /// Answer sync tasks with an empty full sync.
+    #[arg(
+        long,
+        env = "BATON_SKIP_FULL_SYNC",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub skip_full_sync: Option<String>,
+    /// Where a one-shot sync (no client id) writes its c1z file.
+    #[arg(short = 'f', long, env = "BATON_FILE", default_value = "sync.c1z")]
+    pub file: PathBuf,
+    /// Working files of service mode [default: <temp dir>/confluence-hub-<instance>].
+    #[arg(long, env = "CONFLUENCE_HUB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The admin endpoint (/healthz, /readyz, /status, /metrics) in service mode.
+    #[arg(
+        long,
+        env = "CONFLUENCE_HUB_ADMIN_LISTEN",
+        default_value = crate::config::defaults::ADMIN_LISTEN
+    )]
+    pub admin_listen: String,
+}
+
+impl SingleArgs {
+    /// Whether any connector setting is given at all.
+    pub fn is_set(&self) -> bool {
+        [
+            &self.hostname,
+            &self.access_token,
+            &self.username,
+            &self.password,
+            &self.client_id,
+            &self.client_secret,
+        ]
+        .into_iter()
+        .any(|value| present(value.clone()).is_some())
+    }
+
+    /// The settings as the reference reads them. `BATON_HOST_ID` and
+    /// `BATON_C1_API_HOST` have no flags there either.
+    fn settings(&self) -> Result<BatonSettings, Vec<String>> {
+        let env = |setting: baton::Setting| present(std::env::var(setting.var).ok());
+        let mut problems = Vec::new();
+        let mut boolean = |setting, value: &Option<String>| {
+            parse_bool(setting, value.clone()).unwrap_or_else(|message| {
+                problems.push(message);
+                false
+            })
+        };
+        let provisioning = boolean(PROVISIONING, &self.provisioning);
+        let skip_full_sync = boolean(SKIP_FULL_SYNC, &self.skip_full_sync);
+        let secret = |value: &Option<String>| present(value.clone()).map(Secret::new);
+        let settings = BatonSettings {
+            hostname: present(self.hostname.clone()),
+            access_token: secret(&self.access_token),
+            username: present(self.username.clone()),
+            password: secret(&self.password),
+            client_id: present(self.client_id.clone()),
+            client_secret: secret(&self.client_secret),
+            provisioning,
+            skip_full_sync,
+            host_id: env(HOST_ID),
+            c1_api_host: env(C1_API_HOST),
+        };
+        problems.extend(settings.problems());
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+pub fn run(args: SingleArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
+    if !args.is_set() {
+        anyhow::bail!(
+            "nothing to run: pass --config FILE (or set CONFLUENCE_HUB_CONFIG) to run the hub, \
+             or give one Confluence instance the reference connector's way \
+             (--hostname and --access-token, or BATON_HOSTNAME and BATON_ACCESS_TOKEN); see --help"
+        );
+    }
+    let settings = args.settings().map_err(refuse)?;
+    for note in settings.notes() {
+        eprintln!("warning: {note}");
+    }
+    let id = settings.default_tenant_id();
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("confluence-hub-{id}")));
+    let hub_table = format!(
+        "data_dir = {}\nadmin_listen = {}\n",
+        baton::toml_string(&data_dir.to_string_lossy()),
+        baton::toml_string(&args.admin_listen),
+    );
+    let config = settings.hub_config(&id, &hub_table).map_err(refuse)?;
+
+    if settings.service_mode() {
+        let why_no_reload = format!(
+            "this hub runs one instance from {}; restart it to change its settings, or move to a config file (`confluence-hub config from-env`)",
+            baton::SOURCE
+        );
+        serve(
+            config,
+            ConfigSource::Fixed { why_no_reload },
+            TelemetryOptions::new(log_format, log_level),
+            std::future::pending(),
+        )
+    } else {
+        let tenant = config
+            .tenants
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the instance from {} is missing", baton::SOURCE))?;
+        super::sync::sync_to_file(tenant, &args.file, log_format, log_level)
+    }
+}
+
+/// Prints each problem on its own line and returns the error that ends the run.
+fn refuse(problems: Vec<String>) -> anyhow::Error {
+    for problem in &problems {
+        eprintln!("config error: {problem}");
+    }
+    anyhow::anyhow!(
+        "the connector settings are not valid ({} problem{}); nothing was started",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
+}

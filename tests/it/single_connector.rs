@@ -1,0 +1,464 @@
+//! The binary as a drop-in for the reference connector: only `BATON_*`
+//! variables, no config file. Without a client id it syncs once into
+//! `sync.c1z` in its working directory; with one it says Hello to
+//! ConductorOne and carries out its tasks. Plus `capabilities` and
+//! `config from-env`, the path from many such connectors to one hub.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use confluence_hub::config::HubConfig;
+use confluence_hub::confluence::settings::Auth;
+use confluence_hub::sim::conductorone::{
+    ConductorOneSim, EntitlementRef, ResourceRef, SimOptions as C1Options, SimTenant, SyncOptions,
+    gen_credentials,
+};
+use confluence_hub::sim::confluence::{
+    ConfluenceSim, Dataset, GenerateOptions, MutationAction, SimOptions, SimVersion,
+};
+
+use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, temp_files};
+
+const TOKEN: &str = "pat-single-connector-0123456789";
+
+fn confluence(version: SimVersion, seed: u64) -> ConfluenceSim {
+    let dataset = Dataset::generate(&GenerateOptions {
+        seed,
+        users: 40,
+        groups: 8,
+        spaces: 6,
+    });
+    let mut options = SimOptions::new(version, dataset);
+    options.admin_token = TOKEN.into();
+    ConfluenceSim::start(options).expect("start a Confluence simulator")
+}
+
+/// Runs the binary to completion in `dir` with only `env` (and `PATH`).
+fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_confluence-hub"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TMPDIR", dir)
+        .current_dir(dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run confluence-hub")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn without_a_client_id_it_syncs_once_into_sync_c1z_in_the_working_directory() {
+    let sim = confluence(SimVersion::V8_5, 81);
+    let dir = TempDir::new("single-oneshot");
+    let url = sim.base_url();
+    let output = run_in(
+        dir.path(),
+        &[],
+        &[
+            ("BATON_HOSTNAME", url.as_str()),
+            ("BATON_ACCESS_TOKEN", TOKEN),
+            ("BATON_LOG_LEVEL", "debug"),
+        ],
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    let file = dir.path().join("sync.c1z");
+    assert!(file.exists(), "no sync.c1z: {all}");
+    assert_eq!(
+        c1z_resource_ids(&file),
+        dataset_ids(&sim.dataset()),
+        "the file holds every user, group and space and nothing else"
+    );
+    assert!(temp_files(dir.path()).is_empty());
+    assert!(all.contains("complete: sync.c1z"), "{all}");
+    assert!(!all.contains(TOKEN), "the token reached the output");
+    // BATON_LOG_LEVEL=debug reached the logger: the client logs each request at debug.
+    assert!(all.contains("\"level\":\"DEBUG\""), "{all}");
+}
+
+#[test]
+fn skip_full_sync_writes_an_empty_full_sync_to_the_named_file() {
+    let sim = confluence(SimVersion::V10_2, 82);
+    let dir = TempDir::new("single-skip");
+    let url = sim.base_url();
+    let output = run_in(
+        dir.path(),
+        &["--skip-full-sync", "-f", "out/empty.c1z"],
+        &[
+            ("BATON_HOSTNAME", url.as_str()),
+            ("BATON_ACCESS_TOKEN", TOKEN),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let file = dir.path().join("out/empty.c1z");
+    let reader = confluence_hub::c1z::C1zReader::open(&file).expect("a c1z");
+    assert!(reader.resources().unwrap().is_empty());
+    assert!(!dir.path().join("sync.c1z").exists());
+}
+
+#[test]
+fn bad_settings_are_refused_naming_the_flag_and_variable_never_the_secret() {
+    let dir = TempDir::new("single-errors");
+    let missing = run_in(
+        dir.path(),
+        &[],
+        &[("BATON_USERNAME", "admin"), ("BATON_PROVISIONING", "true")],
+    );
+    let all = text(&missing);
+    assert!(!missing.status.success());
+    assert!(
+        all.contains("--hostname (BATON_HOSTNAME) is required"),
+        "{all}"
+    );
+    assert!(
+        all.contains("--password (BATON_PASSWORD) is required with --username (BATON_USERNAME)"),
+        "{all}"
+    );
+
+    let bad_secret = "hunter2-clearly-not-a-client-secret";
+    let wrong = run_in(
+        dir.path(),
+        &[],
+        &[
+            ("BATON_HOSTNAME", "https://wiki.acme.example"),
+            ("BATON_ACCESS_TOKEN", TOKEN),
+            ("BATON_CLIENT_ID", "acme@acme.conductor.one/pcc"),
+            ("BATON_CLIENT_SECRET", bad_secret),
+            ("BATON_PROVISIONING", "perhaps"),
+        ],
+    );
+    let all = text(&wrong);
+    assert!(!wrong.status.success());
+    assert!(
+        all.contains("--provisioning (BATON_PROVISIONING): `perhaps` is not a boolean"),
+        "{all}"
+    );
+    let fixed = run_in(
+        dir.path(),
+        &[],
+        &[
+            ("BATON_HOSTNAME", "https://wiki.acme.example"),
+            ("BATON_ACCESS_TOKEN", TOKEN),
+            ("BATON_CLIENT_ID", "acme@acme.conductor.one/pcc"),
+            ("BATON_CLIENT_SECRET", bad_secret),
+        ],
+    );
+    let all = text(&fixed);
+    assert!(!fixed.status.success());
+    assert!(
+        all.contains("--client-secret (BATON_CLIENT_SECRET): "),
+        "{all}"
+    );
+    for secret in [bad_secret, TOKEN] {
+        assert!(!all.contains(secret), "a secret was echoed: {all}");
+    }
+    // `--help` shows which variables are read, but not their secret values.
+    let help = run_in(
+        dir.path(),
+        &["--help"],
+        &[
+            ("BATON_ACCESS_TOKEN", TOKEN),
+            ("BATON_CLIENT_SECRET", bad_secret),
+        ],
+    );
+    let all = text(&help);
+    assert!(all.contains("BATON_ACCESS_TOKEN"), "{all}");
+    assert!(!all.contains(TOKEN) && !all.contains(bad_secret), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_client_id_it_says_hello_syncs_and_provisions() {
+    let sim = confluence(SimVersion::V10_2, 83);
+    let (client_id, secret, public_jwk) = gen_credentials("single", "127.0.0.1");
+    let c1 = ConductorOneSim::start(C1Options {
+        tenants: vec![SimTenant {
+            name: "single".into(),
+            client_id: client_id.clone(),
+            public_jwk,
+        }],
+        next_poll: Duration::from_millis(200),
+        next_heartbeat: Duration::from_secs(1),
+        ..C1Options::default()
+    })
+    .expect("start the ConductorOne simulator");
+    let dir = TempDir::new("single-service");
+    // The reference image trusts the system roots; SSL_CERT_FILE names them.
+    let ca = dir.path().join("roots.pem");
+    std::fs::write(&ca, c1.ca_pem()).unwrap();
+    let url = sim.base_url();
+    let api_host = c1.api_host();
+    let mut hub = HubProcess::start_single(
+        dir.path(),
+        &[
+            ("BATON_HOSTNAME", url.as_str()),
+            ("BATON_ACCESS_TOKEN", TOKEN),
+            ("BATON_CLIENT_ID", client_id.as_str()),
+            ("BATON_CLIENT_SECRET", secret.expose()),
+            ("BATON_PROVISIONING", "true"),
+            ("BATON_HOST_ID", "confluence-dc-connector"),
+            ("BATON_C1_API_HOST", api_host.as_str()),
+            ("SSL_CERT_FILE", ca.to_str().unwrap()),
+        ],
+    );
+
+    let sync = c1.enqueue_sync("single", SyncOptions::default()).unwrap();
+    let record = c1
+        .wait_for_finish(&sync, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("the sync never finished\n{}", hub.log_tail()));
+    let finish = record.finish.as_ref().unwrap();
+    assert!(finish.success, "{finish:?}\n{}", hub.log_tail());
+    let hellos = c1.hellos("single");
+    assert!(!hellos.is_empty(), "no Hello");
+    assert!(
+        hellos
+            .iter()
+            .all(|hello| hello.host_id == "confluence-dc-connector"),
+        "BATON_HOST_ID is the host id"
+    );
+    let uploads = c1.uploads("single");
+    assert_eq!(uploads.len(), 1);
+    let uploaded = dir.path().join("uploaded.c1z");
+    std::fs::write(&uploaded, uploads[0].bytes.as_slice()).unwrap();
+    assert_eq!(c1z_resource_ids(&uploaded), dataset_ids(&sim.dataset()));
+
+    // A group membership grant to a user who is not yet a member.
+    let dataset = sim.dataset();
+    let group = &dataset.groups[0];
+    let user = dataset
+        .users
+        .iter()
+        .find(|user| user.active && !group.members.contains(&user.user_key))
+        .expect("a user outside the group");
+    let grant = c1
+        .enqueue_grant(
+            "single",
+            EntitlementRef {
+                resource: ResourceRef {
+                    resource_type: "group".into(),
+                    resource: group.name.clone(),
+                },
+                slug: "member".into(),
+            },
+            ResourceRef {
+                resource_type: "user".into(),
+                resource: user.user_key.clone(),
+            },
+        )
+        .unwrap();
+    let record = c1
+        .wait_for_finish(&grant, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("the grant never finished\n{}", hub.log_tail()));
+    let finish = record.finish.as_ref().unwrap();
+    assert!(finish.success, "{finish:?}\n{}", hub.log_tail());
+    let added = MutationAction::AddGroupMember {
+        username: user.username.clone(),
+        group: group.name.clone(),
+    };
+    assert!(
+        sim.mutations().iter().any(|m| m.action == added),
+        "Confluence saw no membership change: {:?}",
+        sim.mutations()
+    );
+    assert!(
+        sim.dataset()
+            .groups
+            .iter()
+            .any(|g| g.name == group.name && g.members.contains(&user.user_key))
+    );
+
+    // A reload has no file to read: it says so instead of pretending.
+    let (code, body) = hub.post("/reload").await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("restart it"), "{body}");
+
+    hub.signal("TERM");
+    let status = hub
+        .wait_exit(Duration::from_secs(10))
+        .expect("the hub stops on SIGTERM");
+    assert!(status.success(), "{status}\n{}", hub.log_tail());
+    let log = hub.log_text();
+    for secret in [TOKEN, secret.expose()] {
+        assert!(!log.contains(secret), "a secret is in the log");
+    }
+}
+
+#[test]
+fn capabilities_print_what_the_hub_supports_as_the_reference_prints_them() {
+    let dir = TempDir::new("capabilities");
+    let output = run_in(dir.path(), &["capabilities"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("capabilities are JSON");
+    assert_eq!(
+        json["@type"],
+        "type.googleapis.com/c1.connector.v2.ConnectorCapabilities"
+    );
+    let per_type = |json: &serde_json::Value, id: &str| -> Vec<String> {
+        json["resourceTypeCapabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["resourceType"]["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} entry"))["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for id in ["group", "space"] {
+        assert_eq!(
+            per_type(&json, id),
+            ["CAPABILITY_PROVISION", "CAPABILITY_SYNC"],
+            "{id}"
+        );
+    }
+    assert_eq!(
+        per_type(&json, "user"),
+        ["CAPABILITY_SYNC", "CAPABILITY_ACCOUNT_PROVISIONING"]
+    );
+    let details = &json["credentialDetails"]["capabilityAccountProvisioning"];
+    assert_eq!(
+        details["supportedCredentialOptions"],
+        serde_json::json!([
+            "CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD",
+            "CAPABILITY_DETAIL_CREDENTIAL_OPTION_RANDOM_PASSWORD"
+        ])
+    );
+    assert_eq!(
+        details["preferredCredentialOption"],
+        "CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD"
+    );
+
+    // Deprovisioning, when a tenant enables it, adds RESOURCE_DELETE to users.
+    std::fs::write(
+        dir.path().join("hub.toml"),
+        "[[instance]]\nid = \"acme\"\nbase_url = \"https://wiki.acme.example\"\ntoken = { env = \"ACME_PAT\" }\ndeprovisioning = \"disable\"\n",
+    )
+    .unwrap();
+    let output = run_in(dir.path(), &["capabilities", "--config", "hub.toml"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        per_type(&json, "user"),
+        [
+            "CAPABILITY_SYNC",
+            "CAPABILITY_ACCOUNT_PROVISIONING",
+            "CAPABILITY_RESOURCE_DELETE"
+        ]
+    );
+}
+
+#[test]
+fn config_from_env_turns_connector_environments_into_one_hub_config() {
+    let dir = TempDir::new("from-env");
+    let acme_secret = "secret-token:conductorone.com:v1:acme-not-real";
+    std::fs::write(
+        dir.path().join("acme.env"),
+        format!(
+            "BATON_HOSTNAME=https://wiki.acme.example\nBATON_ACCESS_TOKEN={TOKEN}\n\
+             BATON_CLIENT_ID=acme@acme.conductor.one/pcc\nBATON_CLIENT_SECRET={acme_secret}\n\
+             BATON_PROVISIONING=true\nBATON_LOG_LEVEL=debug\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("globex.env"),
+        "BATON_HOSTNAME=confluence.globex.example:8443\nBATON_USERNAME=svc-c1\nBATON_PASSWORD=globex-password-1\n",
+    )
+    .unwrap();
+    let secrets_dir = dir.path().join("tenants");
+    let output = run_in(
+        dir.path(),
+        &[
+            "config",
+            "from-env",
+            "--env-file",
+            "acme.env",
+            "--env-file",
+            "globex.env",
+            "--secrets-dir",
+            secrets_dir.to_str().unwrap(),
+            "--out",
+            "hub.toml",
+        ],
+        &[],
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    let written = std::fs::read_to_string(dir.path().join("hub.toml")).unwrap();
+    for secret in [TOKEN, acme_secret, "globex-password-1"] {
+        assert!(!written.contains(secret), "a secret value in the config");
+        assert!(!all.contains(secret), "a secret value in the output");
+    }
+    assert!(all.contains("BATON_LOG_LEVEL is not carried over"), "{all}");
+
+    // Mount each connector's Secret where the config says, and the hub reads it.
+    for (id, key, value) in [
+        ("acme", "BATON_ACCESS_TOKEN", TOKEN),
+        ("acme", "BATON_CLIENT_SECRET", acme_secret),
+        ("globex", "BATON_PASSWORD", "globex-password-1"),
+    ] {
+        std::fs::create_dir_all(secrets_dir.join(id)).unwrap();
+        std::fs::write(secrets_dir.join(id).join(key), value).unwrap();
+    }
+    let config = HubConfig::load(&dir.path().join("hub.toml")).expect("a valid hub config");
+    let acme = config.tenant("acme").expect("acme");
+    assert!(acme.provisioning);
+    assert!(matches!(&acme.confluence.auth, Auth::Token(token) if token.expose() == TOKEN));
+    let c1 = acme
+        .conductorone
+        .as_ref()
+        .expect("acme runs in service mode");
+    assert_eq!(c1.client_id, "acme@acme.conductor.one/pcc");
+    assert_eq!(c1.client_secret.expose(), acme_secret);
+    let globex = config.tenant("globex").expect("globex");
+    assert!(!globex.provisioning && globex.conductorone.is_none());
+    assert_eq!(
+        globex.confluence.base_url.as_str(),
+        "https://confluence.globex.example:8443/"
+    );
+    assert!(matches!(
+        &globex.confluence.auth,
+        Auth::Basic { username, password } if username == "svc-c1" && password.expose() == "globex-password-1"
+    ));
+
+    // Two connectors with one ConductorOne client id cannot both be served.
+    std::fs::copy(
+        dir.path().join("acme.env"),
+        dir.path().join("acme-copy.env"),
+    )
+    .unwrap();
+    let output = run_in(
+        dir.path(),
+        &[
+            "config",
+            "from-env",
+            "--env-file",
+            "acme.env",
+            "--env-file",
+            "acme-copy.env",
+        ],
+        &[],
+    );
+    let all = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        all.contains("have the same --client-id (BATON_CLIENT_ID)"),
+        "{all}"
+    );
+    assert!(output.stdout.is_empty(), "no config on a failure");
+}

@@ -5,7 +5,9 @@
 # image's non-root user. See deploy/README.md for how Kubernetes runs it.
 #
 #   docker build -t confluence-hub:0.1.0 .
-#   docker run --rm -v "$PWD/hub.toml:/etc/confluence-hub/hub.toml:ro" -p 9090:9090 confluence-hub:0.1.0
+#   docker run --rm -v "$PWD/hub:/etc/confluence-hub:ro" -e CONFLUENCE_HUB_CONFIG=/etc/confluence-hub/hub.toml \
+#     -p 9090:9090 confluence-hub:0.1.0
+#   docker run --rm --env-file acme.env confluence-hub:0.1.0    # as the reference connector: BATON_* only
 
 # Bookworm on both sides: the binary links against the build image's glibc, which must
 # not be newer than the runtime's (distroless cc-debian12 is bookworm).
@@ -41,16 +43,17 @@ COPY --from=build /out/confluence-hub /usr/local/bin/confluence-hub
 # The data dir exists and belongs to the runtime user even without a mounted volume.
 COPY --from=build --chown=65532:65532 /out/var/lib/confluence-hub /var/lib/confluence-hub
 
-# `--config` falls back to this variable; mount the TOML (and its secret files) there.
-ENV CONFLUENCE_HUB_CONFIG=/etc/confluence-hub/hub.toml \
-    CONFLUENCE_HUB_LOG_FORMAT=json
+# No CONFLUENCE_HUB_CONFIG here: without it, `run` serves one instance from the reference
+# connector's BATON_* variables, so this image drops into the reference connector's
+# Deployment. The hub's StatefulSet (deploy/) sets the variable to its mounted config.
 
 # 65532 is distroless's `nonroot`; numeric so Kubernetes can verify runAsNonRoot.
 USER 65532:65532
 WORKDIR /var/lib/confluence-hub
 
 # The admin server: /healthz, /readyz, /status, /metrics. Liveness and readiness are
-# Kubernetes probes on it, hence no HEALTHCHECK here.
+# Kubernetes probes on it, hence no HEALTHCHECK here. Without a client id (a one-shot sync,
+# as the reference does) `run` writes sync.c1z into the working directory and exits.
 EXPOSE 9090
 
 # Exec form: the hub is PID 1 and receives SIGTERM itself, which starts its graceful

@@ -30,7 +30,7 @@ pub struct FromEnvArgs {
     #[arg(
         long,
         value_name = "DIR",
-        default_value = "/etc/confluence-hub/tenants"
+        default_value = "/var/run/secrets/confluence-hub"
     )]
     pub secrets_dir: PathBuf,
     /// Write the config to FILE (replaced only once complete) instead of standard output.

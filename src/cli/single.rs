@@ -92,7 +92,8 @@ impl SingleArgs {
     }
 
     /// The settings as the reference reads them. `BATON_HOST_ID` and
-    /// `BATON_C1_API_HOST` have no flags there either.
+    /// `BATON_C1_API_HOST` have no flags there either; without the first,
+    /// the host id is the hostname, as there.
     fn settings(&self) -> Result<BatonSettings, Vec<String>> {
         let env = |setting: baton::Setting| present(std::env::var(setting.var).ok());
         let mut problems = Vec::new();
@@ -114,7 +115,8 @@ impl SingleArgs {
             client_secret: secret(&self.client_secret),
             provisioning,
             skip_full_sync,
-            host_id: env(HOST_ID),
+            // The reference's default host id is the machine's hostname.
+            host_id: env(HOST_ID).or_else(|| Some(crate::config::hostname())),
             c1_api_host: env(C1_API_HOST),
         };
         problems.extend(settings.problems());

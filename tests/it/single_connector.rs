@@ -381,21 +381,22 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
     )
     .unwrap();
     let secrets_dir = dir.path().join("tenants");
-    let output = run_in(
-        dir.path(),
+    let from_env = |files: &[&str], extra: &[&str]| {
+        let mut args = vec!["config", "from-env"];
+        for file in files {
+            args.extend(["--env-file", file]);
+        }
+        args.extend(extra);
+        run_in(dir.path(), &args, &[])
+    };
+    let output = from_env(
+        &["acme.env", "globex.env"],
         &[
-            "config",
-            "from-env",
-            "--env-file",
-            "acme.env",
-            "--env-file",
-            "globex.env",
             "--secrets-dir",
             secrets_dir.to_str().unwrap(),
             "--out",
             "hub.toml",
         ],
-        &[],
     );
     let all = text(&output);
     assert!(output.status.success(), "{all}");
@@ -442,18 +443,7 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
         dir.path().join("acme-copy.env"),
     )
     .unwrap();
-    let output = run_in(
-        dir.path(),
-        &[
-            "config",
-            "from-env",
-            "--env-file",
-            "acme.env",
-            "--env-file",
-            "acme-copy.env",
-        ],
-        &[],
-    );
+    let output = from_env(&["acme.env", "acme-copy.env"], &[]);
     let all = text(&output);
     assert!(!output.status.success());
     assert!(

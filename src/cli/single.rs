@@ -4,15 +4,16 @@
 //! the reference does: with a client id, service mode until SIGTERM; without,
 //! one sync into `--file` and exit.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::LogFormat;
 use crate::config::baton::{
-    self, BatonSettings, C1_API_HOST, HOST_ID, PROVISIONING, SKIP_FULL_SYNC, parse_bool, present,
+    self, ACCESS_TOKEN, BatonSettings, C1_API_HOST, CLIENT_ID, CLIENT_SECRET, HOST_ID, HOSTNAME,
+    PASSWORD, PROVISIONING, SKIP_FULL_SYNC, USERNAME, present,
 };
 use crate::hub::runtime::{ConfigSource, serve};
-use crate::secret::Secret;
 use crate::telemetry::TelemetryOptions;
 
 /// Secrets are read from their variables but never shown: `hide_env_values`
@@ -91,35 +92,33 @@ impl SingleArgs {
         .any(|value| present(value.clone()).is_some())
     }
 
-    /// The settings as the reference reads them. `BATON_HOST_ID` and
-    /// `BATON_C1_API_HOST` have no flags there either; without the first,
-    /// the host id is the hostname, as there.
+    /// The settings as the reference reads them, through the same reader as
+    /// an env file: clap has already let each flag override its variable.
+    /// `BATON_HOST_ID` and `BATON_C1_API_HOST` have no flags there either;
+    /// without the first, the host id is the hostname, as there.
     fn settings(&self) -> Result<BatonSettings, Vec<String>> {
-        let env = |setting: baton::Setting| present(std::env::var(setting.var).ok());
-        let mut problems = Vec::new();
-        let mut boolean = |setting, value: &Option<String>| {
-            parse_bool(setting, value.clone()).unwrap_or_else(|message| {
-                problems.push(message);
-                false
-            })
-        };
-        let provisioning = boolean(PROVISIONING, &self.provisioning);
-        let skip_full_sync = boolean(SKIP_FULL_SYNC, &self.skip_full_sync);
-        let secret = |value: &Option<String>| present(value.clone()).map(Secret::new);
-        let settings = BatonSettings {
-            hostname: present(self.hostname.clone()),
-            access_token: secret(&self.access_token),
-            username: present(self.username.clone()),
-            password: secret(&self.password),
-            client_id: present(self.client_id.clone()),
-            client_secret: secret(&self.client_secret),
-            provisioning,
-            skip_full_sync,
-            // The reference's default host id is the machine's hostname.
-            host_id: env(HOST_ID).or_else(|| Some(crate::config::hostname())),
-            c1_api_host: env(C1_API_HOST),
-        };
-        problems.extend(settings.problems());
+        let given = [
+            (HOSTNAME, &self.hostname),
+            (ACCESS_TOKEN, &self.access_token),
+            (USERNAME, &self.username),
+            (PASSWORD, &self.password),
+            (CLIENT_ID, &self.client_id),
+            (CLIENT_SECRET, &self.client_secret),
+            (PROVISIONING, &self.provisioning),
+            (SKIP_FULL_SYNC, &self.skip_full_sync),
+        ];
+        let mut vars: BTreeMap<String, String> = given
+            .into_iter()
+            .filter_map(|(setting, value)| Some((setting.var.to_owned(), value.clone()?)))
+            .collect();
+        for setting in [HOST_ID, C1_API_HOST] {
+            if let Ok(value) = std::env::var(setting.var) {
+                vars.insert(setting.var.to_owned(), value);
+            }
+        }
+        let (mut settings, _) = BatonSettings::from_vars(&vars)?;
+        settings.host_id.get_or_insert_with(crate::config::hostname);
+        let problems = settings.problems();
         if problems.is_empty() {
             Ok(settings)
         } else {

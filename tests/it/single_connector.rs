@@ -437,6 +437,30 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
         Auth::Basic { username, password } if username == "svc-c1" && password.expose() == "globex-password-1"
     ));
 
+    // Without env files: this process's BATON_* variables, here as prefixed variables.
+    let output = run_in(
+        dir.path(),
+        &["config", "from-env", "--secrets", "env"],
+        &[
+            ("BATON_HOSTNAME", "https://wiki.initech.example"),
+            ("BATON_USERNAME", "svc"),
+            ("BATON_PASSWORD", "initech-password-1"),
+        ],
+    );
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(!all.contains("initech-password-1"), "{all}");
+    let config = HubConfig::from_toml_without_secrets(
+        &String::from_utf8_lossy(&output.stdout),
+        Path::new("hub.toml"),
+    )
+    .expect("a valid hub config");
+    assert_eq!(config.tenants[0].id.as_str(), "wiki-initech-example");
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("password = { env = \"WIKI_INITECH_EXAMPLE_BATON_PASSWORD\" }")
+    );
+
     // Two connectors with one ConductorOne client id cannot both be served.
     std::fs::copy(
         dir.path().join("acme.env"),

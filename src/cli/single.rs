@@ -153,7 +153,7 @@ pub fn run(args: SingleArgs, log_format: LogFormat, log_level: &str) -> anyhow::
 
     if settings.service_mode() {
         let why_no_reload = format!(
-            "this hub runs one instance from {}; restart it to change its settings, or move to a config file (`confluence-hub config from-env`)",
+            "this hub runs one instance from {}; restart it to change its settings; to serve many instances from one process, move to a config file (`confluence-hub config from-env`)",
             baton::SOURCE
         );
         serve(

@@ -87,6 +87,9 @@ pub fn serve(
         data_dir = %config.hub.data_dir.display(),
         "starting confluence-hub"
     );
+    if let ConfigSource::Fixed { why_no_reload } = &source {
+        tracing::info!("{why_no_reload}");
+    }
 
     let shutdown_grace = config.hub.shutdown_grace;
     let watch_every = match source {

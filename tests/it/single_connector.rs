@@ -290,6 +290,10 @@ async fn with_a_client_id_it_says_hello_syncs_and_provisions() {
         .expect("the hub stops on SIGTERM");
     assert!(status.success(), "{status}\n{}", hub.log_tail());
     let log = hub.log_text();
+    assert!(
+        log.contains("config from-env"),
+        "the log points at the way to one hub for many instances"
+    );
     for secret in [TOKEN, secret.expose()] {
         assert!(!log.contains(secret), "a secret is in the log");
     }

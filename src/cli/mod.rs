@@ -143,11 +143,8 @@ fn logging(cli: &Cli) -> anyhow::Result<(LogFormat, String)> {
     let baton = |setting: crate::config::baton::Setting| present(std::env::var(setting.var).ok());
     let log_format = match (cli.log_format, baton(LOG_FORMAT)) {
         (Some(format), _) => format,
-        (None, Some(text)) => {
-            <LogFormat as clap::ValueEnum>::from_str(&text, true).map_err(|_| {
-                anyhow::anyhow!("{}: `{text}` is not one of json, console", LOG_FORMAT.var)
-            })?
-        }
+        (None, Some(text)) => <LogFormat as clap::ValueEnum>::from_str(&text, true)
+            .map_err(|_| anyhow::anyhow!("{LOG_FORMAT}: `{text}` is not one of json, console"))?,
         (None, None) => LogFormat::default(),
     };
     let log_level = cli

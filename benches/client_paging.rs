@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use confluence_hub::confluence::ConfluenceClient;
-use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use confluence_hub::confluence::settings::{Auth, ClientSettings};
 use confluence_hub::secret::Secret;
 use confluence_hub::sim::confluence::{
     ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
@@ -79,17 +79,16 @@ fn main() -> anyhow::Result<()> {
     let token = options.admin_token.clone();
     let sim = ConfluenceSim::start(options)?;
     let settings = ClientSettings {
-        tenant: "bench".into(),
-        base_url: Url::parse(&sim.base_url())?,
-        auth: Auth::Token(Secret::new(token)),
-        ca_pem: None,
         request_timeout: Duration::from_secs(30),
         requests_per_second: 1_000_000.0,
         burst: 1_000_000,
         max_in_flight: 4,
         page_size: 200,
-        version: None,
-        retry: RetryPolicy::default(),
+        ..ClientSettings::new(
+            "bench",
+            Url::parse(&sim.base_url())?,
+            Auth::Token(Secret::new(token)),
+        )
     };
     let client = ConfluenceClient::new(&settings)?;
     // The client runs on this thread alone, so its CPU time is this thread's.

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence_hub::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId, defaults};
-use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use confluence_hub::config::{SyncSettings, TenantConfig, TenantId, defaults};
+use confluence_hub::confluence::settings::{Auth, ClientSettings};
 use confluence_hub::hub::oneshot::sync_once_scoped;
 use confluence_hub::secret::Secret;
 use confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN;
@@ -157,31 +157,22 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn tenant(base_url: &str, in_flight: usize) -> Result<TenantConfig, Box<dyn std::error::Error>> {
+    let auth = Auth::Token(Secret::new(DEFAULT_ADMIN_TOKEN.into()));
+    let confluence = ClientSettings {
+        request_timeout: Duration::from_secs(60),
+        // The machine, not a request budget, bounds this sync.
+        requests_per_second: 1_000_000.0,
+        burst: 100_000,
+        max_in_flight: in_flight,
+        page_size: 200,
+        ..ClientSettings::new("bench", Url::parse(base_url)?, auth)
+    };
     Ok(TenantConfig {
-        id: TenantId::parse("bench")?,
-        confluence: ClientSettings {
-            tenant: "bench".into(),
-            base_url: Url::parse(base_url)?,
-            auth: Auth::Token(Secret::new(DEFAULT_ADMIN_TOKEN.into())),
-            ca_pem: None,
-            request_timeout: Duration::from_secs(60),
-            // The machine, not a request budget, bounds this sync.
-            requests_per_second: 1_000_000.0,
-            burst: 100_000,
-            max_in_flight: in_flight,
-            page_size: 200,
-            version: None,
-            retry: RetryPolicy::default(),
-        },
-        provisioning: false,
-        deprovisioning: Deprovisioning::Off,
         sync: SyncSettings {
             interval: Duration::from_secs(3600),
-            include_archived_spaces: true,
-            include_personal_spaces: true,
-            skip_full_sync: false,
+            ..SyncSettings::default()
         },
-        conductorone: None,
+        ..TenantConfig::new(TenantId::parse("bench")?, confluence)
     })
 }
 

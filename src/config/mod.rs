@@ -158,6 +158,33 @@ pub struct TenantConfig {
     pub conductorone: Option<C1Settings>,
 }
 
+impl Default for SyncSettings {
+    /// A config file's defaults: every space, a full sync every `sync_interval`.
+    fn default() -> Self {
+        Self {
+            interval: defaults::SYNC_INTERVAL,
+            include_archived_spaces: true,
+            include_personal_spaces: true,
+            skip_full_sync: false,
+        }
+    }
+}
+
+impl TenantConfig {
+    /// A tenant with a config file's defaults: no provisioning, no
+    /// ConductorOne session, default sync settings.
+    pub fn new(id: TenantId, confluence: ClientSettings) -> Self {
+        Self {
+            id,
+            confluence,
+            provisioning: false,
+            deprovisioning: Deprovisioning::Off,
+            sync: SyncSettings::default(),
+            conductorone: None,
+        }
+    }
+}
+
 /// A config problem, located as precisely as the input allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {

@@ -424,29 +424,19 @@ fn is_page(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::confluence::settings::{Auth, RetryPolicy};
+    use crate::confluence::settings::Auth;
     use crate::secret::Secret;
 
     fn assert_send<T: Send>(_: T) {}
 
     #[test]
     fn client_futures_can_move_between_threads() {
-        let settings = ClientSettings {
-            tenant: "acme".into(),
-            base_url: "http://127.0.0.1:9".parse().unwrap(),
-            auth: Auth::Token(Secret::new("t".into())),
-            ca_pem: None,
-            request_timeout: Duration::from_secs(1),
-            requests_per_second: 1.0,
-            burst: 1,
-            max_in_flight: 1,
-            page_size: 10,
-            version: None,
-            retry: RetryPolicy::default(),
-        };
+        let settings = ClientSettings::new(
+            "acme",
+            "http://127.0.0.1:9".parse().unwrap(),
+            Auth::Token(Secret::new("t".into())),
+        );
         let client = ConfluenceClient::new(&settings).unwrap();
         let mut users = client.users();
         assert_send(users.next_page());

@@ -134,7 +134,6 @@ fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confluence::settings::RetryPolicy;
     use crate::secret::Secret;
 
     /// A self-signed test CA (`openssl req -x509 -newkey ec`), no key kept.
@@ -152,17 +151,13 @@ eH8WLkldomYbCajobUnKNZ/jDW8y8VxFKIQJwzI=\n\
 
     fn settings(ca_pem: Option<&str>) -> ClientSettings {
         ClientSettings {
-            tenant: "acme".into(),
-            base_url: "https://confluence.acme.example".parse().unwrap(),
-            auth: Auth::Token(Secret::new("t".into())),
             ca_pem: ca_pem.map(|pem| pem.as_bytes().to_vec()),
             request_timeout: Duration::from_secs(5),
-            requests_per_second: 10.0,
-            burst: 20,
-            max_in_flight: 4,
-            page_size: 200,
-            version: None,
-            retry: RetryPolicy::default(),
+            ..ClientSettings::new(
+                "acme",
+                "https://confluence.acme.example".parse().unwrap(),
+                Auth::Token(Secret::new("t".into())),
+            )
         }
     }
 

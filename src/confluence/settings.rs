@@ -27,6 +27,28 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
 }
 
+impl ClientSettings {
+    /// Settings with the config file's defaults for everything but the
+    /// tenant, the base URL and the credentials; callers change what they
+    /// need with struct update syntax.
+    pub fn new(tenant: impl Into<String>, base_url: Url, auth: Auth) -> Self {
+        use crate::config::defaults;
+        Self {
+            tenant: tenant.into(),
+            base_url,
+            auth,
+            ca_pem: None,
+            request_timeout: defaults::REQUEST_TIMEOUT,
+            requests_per_second: defaults::REQUESTS_PER_SECOND,
+            burst: defaults::BURST,
+            max_in_flight: defaults::MAX_IN_FLIGHT,
+            page_size: defaults::PAGE_SIZE,
+            version: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Auth {
     /// Personal access token, sent as `Authorization: Bearer`.

@@ -128,34 +128,19 @@ fn account_creation_schema() -> ConnectorAccountCreationSchema {
 mod tests {
     use super::*;
     use crate::config::TenantId;
-    use crate::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+    use crate::confluence::settings::{Auth, ClientSettings};
     use crate::secret::Secret;
 
     fn tenant(deprovisioning: Deprovisioning, provisioning: bool) -> TenantConfig {
+        let confluence = ClientSettings::new(
+            "acme",
+            "https://wiki.acme.example".parse().unwrap(),
+            Auth::Token(Secret::new("t".into())),
+        );
         TenantConfig {
-            id: TenantId::parse("acme").unwrap(),
-            confluence: ClientSettings {
-                tenant: "acme".into(),
-                base_url: "https://wiki.acme.example".parse().unwrap(),
-                auth: Auth::Token(Secret::new("t".into())),
-                ca_pem: None,
-                request_timeout: std::time::Duration::from_secs(1),
-                requests_per_second: 1.0,
-                burst: 1,
-                max_in_flight: 1,
-                page_size: 10,
-                version: None,
-                retry: RetryPolicy::default(),
-            },
             provisioning,
             deprovisioning,
-            sync: crate::config::SyncSettings {
-                interval: std::time::Duration::from_secs(60),
-                include_archived_spaces: true,
-                include_personal_spaces: true,
-                skip_full_sync: false,
-            },
-            conductorone: None,
+            ..TenantConfig::new(TenantId::parse("acme").unwrap(), confluence)
         }
     }
 

@@ -296,42 +296,24 @@ fn describe_resource(resource: Option<&crate::baton::pb::c1::connector::v2::Reso
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::config::{Deprovisioning, SyncSettings, TenantId};
-    use crate::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+    use crate::config::{Deprovisioning, TenantId};
+    use crate::confluence::settings::{Auth, ClientSettings};
     use crate::secret::Secret;
 
     fn assert_send<T: Send>(_: T) {}
 
     #[test]
     fn provisioning_futures_can_move_between_threads() {
-        let settings = ClientSettings {
-            tenant: "acme".into(),
-            base_url: "http://127.0.0.1:9".parse().unwrap(),
-            auth: Auth::Token(Secret::new("t".into())),
-            ca_pem: None,
-            request_timeout: Duration::from_secs(1),
-            requests_per_second: 1.0,
-            burst: 1,
-            max_in_flight: 1,
-            page_size: 10,
-            version: None,
-            retry: RetryPolicy::default(),
-        };
+        let settings = ClientSettings::new(
+            "acme",
+            "http://127.0.0.1:9".parse().unwrap(),
+            Auth::Token(Secret::new("t".into())),
+        );
         let tenant = TenantConfig {
-            id: TenantId::parse("acme").unwrap(),
-            confluence: settings.clone(),
             provisioning: true,
             deprovisioning: Deprovisioning::Disable,
-            sync: SyncSettings {
-                interval: Duration::from_secs(60),
-                include_archived_spaces: true,
-                include_personal_spaces: true,
-                skip_full_sync: false,
-            },
-            conductorone: None,
+            ..TenantConfig::new(TenantId::parse("acme").unwrap(), settings.clone())
         };
         let provisioner = Provisioner::new(ConfluenceClient::new(&settings).unwrap(), &tenant);
         assert_send(provisioner.grant("t1", GrantTask::default()));

@@ -57,23 +57,20 @@ fn start(options: SimOptions) -> ConfluenceSim {
 }
 
 fn settings(sim: &ConfluenceSim, auth: Auth) -> ClientSettings {
+    let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
     ClientSettings {
-        tenant: "acme".into(),
-        base_url: Url::parse(&sim.base_url()).expect("the simulator's URL parses"),
-        auth,
-        ca_pem: None,
         request_timeout: Duration::from_secs(10),
         requests_per_second: 10_000.0,
         burst: 1_000,
         max_in_flight: 4,
         page_size: 200,
-        version: None,
         retry: RetryPolicy {
             max_attempts: 10,
             max_elapsed: Duration::from_secs(60),
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(200),
         },
+        ..ClientSettings::new("acme", base_url, auth)
     }
 }
 
@@ -786,23 +783,20 @@ async fn unreachable_server_fails_with_bounded_retries() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     drop(listener);
+    let base_url = Url::parse(&format!("http://127.0.0.1:{port}")).expect("url");
     let settings = ClientSettings {
-        tenant: "gone".into(),
-        base_url: Url::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
-        auth: Auth::Token(Secret::new("t".into())),
-        ca_pem: None,
         request_timeout: Duration::from_secs(2),
         requests_per_second: 100.0,
         burst: 10,
         max_in_flight: 2,
         page_size: 200,
-        version: None,
         retry: RetryPolicy {
             max_attempts: 3,
             max_elapsed: Duration::from_secs(10),
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
         },
+        ..ClientSettings::new("gone", base_url, Auth::Token(Secret::new("t".into())))
     };
     let client = ConfluenceClient::new(&settings).expect("builds");
     let err = client.current_user().await.expect_err("nobody listens");
@@ -1489,21 +1483,23 @@ async fn https_confluence_is_trusted_through_the_tenants_ca_file_only() {
 
     let server = ConductorOneSim::start(C1Options::default()).expect("the TLS server starts");
     let tenant = |ca_pem: Option<Vec<u8>>| {
+        let base_url = Url::parse(&format!("https://{}", server.api_host())).expect("a URL");
         let settings = ClientSettings {
-            tenant: "internal-ca".into(),
-            base_url: Url::parse(&format!("https://{}", server.api_host())).expect("a URL"),
-            auth: Auth::Token(Secret::new("pat".into())),
             ca_pem,
             request_timeout: Duration::from_secs(5),
             requests_per_second: 100.0,
             burst: 10,
             max_in_flight: 1,
             page_size: 200,
-            version: None,
             retry: RetryPolicy {
                 max_attempts: 1,
                 ..RetryPolicy::default()
             },
+            ..ClientSettings::new(
+                "internal-ca",
+                base_url,
+                Auth::Token(Secret::new("pat".into())),
+            )
         };
         ConfluenceClient::new(&settings).expect("the client builds")
     };

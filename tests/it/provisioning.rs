@@ -126,35 +126,32 @@ fn tenant(
     provisioning: bool,
     deprovisioning: Deprovisioning,
 ) -> TenantConfig {
-    TenantConfig {
-        id: TenantId::parse("acme").expect("a valid tenant id"),
-        confluence: ClientSettings {
-            tenant: "acme".into(),
-            base_url: Url::parse(&sim.base_url()).expect("the simulator's URL parses"),
-            auth: Auth::Token(Secret::new(token.into())),
-            ca_pem: None,
-            request_timeout: Duration::from_secs(10),
-            requests_per_second: 10_000.0,
-            burst: 1_000,
-            max_in_flight: 4,
-            page_size: 200,
-            version: None,
-            retry: RetryPolicy {
-                max_attempts: 3,
-                max_elapsed: Duration::from_secs(10),
-                initial_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(100),
-            },
+    let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
+    let confluence = ClientSettings {
+        request_timeout: Duration::from_secs(10),
+        requests_per_second: 10_000.0,
+        burst: 1_000,
+        max_in_flight: 4,
+        page_size: 200,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(100),
         },
+        ..ClientSettings::new("acme", base_url, Auth::Token(Secret::new(token.into())))
+    };
+    TenantConfig {
         provisioning,
         deprovisioning,
         sync: SyncSettings {
             interval: Duration::from_secs(3600),
-            include_archived_spaces: true,
-            include_personal_spaces: true,
-            skip_full_sync: false,
+            ..SyncSettings::default()
         },
-        conductorone: None,
+        ..TenantConfig::new(
+            TenantId::parse("acme").expect("a valid tenant id"),
+            confluence,
+        )
     }
 }
 

@@ -15,8 +15,8 @@ use confluence_hub::baton::pb::c1::connector::v2::{
     user_trait::status::Status,
 };
 use confluence_hub::c1z::{C1zReader, StoredGrant};
-use confluence_hub::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId};
-use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use confluence_hub::config::{SyncSettings, TenantConfig, TenantId};
+use confluence_hub::confluence::settings::{Auth, ClientSettings};
 use confluence_hub::hub::instance::SyncReport;
 use confluence_hub::hub::oneshot::sync_once_scoped;
 use confluence_hub::secret::Secret;
@@ -38,30 +38,24 @@ use crate::support::{HubProcess, TempDir};
 /// A tenant of `sim`, fast enough that a sync is bound by the machine, not
 /// by the tenant's request budget.
 fn tenant_config(sim: &ConfluenceSim, token: &str) -> TenantConfig {
+    let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
+    let confluence = ClientSettings {
+        request_timeout: Duration::from_secs(30),
+        requests_per_second: 100_000.0,
+        burst: 10_000,
+        max_in_flight: 4,
+        page_size: 200,
+        ..ClientSettings::new("acme", base_url, Auth::Token(Secret::new(token.to_owned())))
+    };
     TenantConfig {
-        id: TenantId::parse("acme").expect("a valid tenant id"),
-        confluence: ClientSettings {
-            tenant: "acme".into(),
-            base_url: Url::parse(&sim.base_url()).expect("the simulator's URL parses"),
-            auth: Auth::Token(Secret::new(token.to_owned())),
-            ca_pem: None,
-            request_timeout: Duration::from_secs(30),
-            requests_per_second: 100_000.0,
-            burst: 10_000,
-            max_in_flight: 4,
-            page_size: 200,
-            version: None,
-            retry: RetryPolicy::default(),
-        },
-        provisioning: false,
-        deprovisioning: Deprovisioning::Off,
         sync: SyncSettings {
             interval: Duration::from_secs(3600),
-            include_archived_spaces: true,
-            include_personal_spaces: true,
-            skip_full_sync: false,
+            ..SyncSettings::default()
         },
-        conductorone: None,
+        ..TenantConfig::new(
+            TenantId::parse("acme").expect("a valid tenant id"),
+            confluence,
+        )
     }
 }
 

@@ -3,8 +3,9 @@
 //! heartbeats, uploads, cancellation, provisioning answers, tenant isolation
 //! and what the client logs.
 
-use crate::support::fixture;
-use std::io::Write;
+use std::io::Write as _;
+
+use crate::support::{CapturedLogs, fixture};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -922,33 +923,11 @@ async fn shutdown_cancels_a_running_sync_and_finishes_it_as_retryable() {
     );
 }
 
-/// Captures everything written through the tracing subscriber.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Current-thread runtime: every task of the session runs on this thread, so
 /// the thread-local subscriber sees all of it, at TRACE, from every crate.
 #[tokio::test]
 async fn session_never_logs_the_secret_tokens_or_assertions() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::start();
 
     let (sim, tenants) = start_sim(&["acme"]);
     let settings = &tenants[0].settings;
@@ -972,7 +951,7 @@ async fn session_never_logs_the_secret_tokens_or_assertions() {
     .unwrap();
     tracing::debug!(?credentials, "debug of the credentials");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     // Loose checks that the capture works: tests on other threads register
     // callsites concurrently, and tracing may then cache a stale interest for
     // an individual callsite of this thread-local subscriber.

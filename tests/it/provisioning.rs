@@ -7,8 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -49,6 +48,8 @@ use confluence_hub::sim::confluence::{
     SimSpace, SimUser, SimVersion, Subject,
 };
 use confluence_hub::sync::Progress;
+
+use crate::support::CapturedLogs;
 
 const VERSIONS: [SimVersion; 3] = [SimVersion::V8_5, SimVersion::V9_2, SimVersion::V10_2];
 
@@ -1020,36 +1021,11 @@ fn a_random_password_is_set_and_returned_only_sealed_to_each_key() {
     }
 }
 
-/// Captures what the tracing subscriber writes.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("the log buffer")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Everything runs on this thread, so the thread-local subscriber sees every
 /// event of every crate, at TRACE.
 #[test]
 fn provisioning_logs_name_the_task_and_ids_and_never_the_password() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::start();
 
     let sim = start(options(SimVersion::V10_2));
     let tenant = admin_tenant(&sim, Deprovisioning::Off);
@@ -1073,7 +1049,7 @@ fn provisioning_logs_name_the_task_and_ids_and_never_the_password() {
         .find(|user| user.username == "logged")
         .and_then(|user| user.password)
         .expect("a password was set");
-    let text = String::from_utf8(logs.0.lock().expect("the log buffer").clone()).expect("utf-8");
+    let text = logs.text();
     assert!(!text.contains(&password), "the password reached the logs");
     let line = |task_id: &str| {
         text.lines()

@@ -474,3 +474,41 @@ pub fn dataset_ids(dataset: &confluence_hub::sim::confluence::Dataset) -> BTreeS
         .map(|space| format!("space:{}", space.key));
     users.chain(groups).chain(spaces).collect()
 }
+
+/// Everything a TRACE-level fmt subscriber writes on this thread, for as
+/// long as the guard lives: tests that must see every log line run their
+/// work on this thread (a current-thread runtime).
+#[derive(Clone, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().expect("the log buffer").clone();
+        String::from_utf8(bytes).expect("log lines are UTF-8")
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("the log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -25,12 +25,8 @@ pub fn run(args: CapabilitiesArgs) -> anyhow::Result<ExitCode> {
     let deprovisioning = match &args.config {
         None => Deprovisioning::Off,
         Some(path) => {
-            let config = crate::config::HubConfig::load_without_secrets(path).map_err(|err| {
-                for problem in err.problems() {
-                    eprintln!("config error: {problem}");
-                }
-                anyhow::anyhow!("{} is not a valid config", path.display())
-            })?;
+            let config = crate::config::HubConfig::load_without_secrets(path)
+                .map_err(|err| super::invalid_config(path, &err))?;
             let ids: Vec<_> = config.tenants.iter().map(|t| t.id.as_str()).collect();
             let tenant =
                 match (&args.instance, config.tenants.as_slice()) {

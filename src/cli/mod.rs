@@ -97,12 +97,19 @@ pub enum SimCommand {
 /// Loads and validates the config; on failure prints every problem on its
 /// own line (file, line, tenant, key) and returns an error naming the file.
 pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<crate::config::HubConfig> {
-    crate::config::HubConfig::load(path).map_err(|err| {
-        for problem in err.problems() {
-            eprintln!("config error: {problem}");
-        }
-        anyhow::anyhow!("{} is not a valid config", path.display())
-    })
+    crate::config::HubConfig::load(path).map_err(|err| invalid_config(path, &err))
+}
+
+/// Prints every problem of `err` on its own line and returns the error that
+/// names the file.
+pub(crate) fn invalid_config(
+    path: &std::path::Path,
+    err: &crate::config::ConfigError,
+) -> anyhow::Error {
+    for problem in err.problems() {
+        eprintln!("config error: {problem}");
+    }
+    anyhow::anyhow!("{} is not a valid config", path.display())
 }
 
 /// Runs the parsed command line and maps the outcome to a process exit code.

@@ -475,14 +475,44 @@ pub fn dataset_ids(dataset: &confluence_hub::sim::confluence::Dataset) -> BTreeS
     users.chain(groups).chain(spaces).collect()
 }
 
-/// Everything a TRACE-level fmt subscriber writes on this thread, for as
-/// long as the guard lives: tests that must see every log line run their
-/// work on this thread (a current-thread runtime).
+/// Runs `test`, an `#[ignore]`d test of this binary, in a process of its
+/// own and returns what it wrote to stderr once it has passed.
+///
+/// Tests that install a global tracing subscriber need this: tracing caches
+/// each callsite's interest process-wide, so a thread-local subscriber set up
+/// while other tests register callsites on their threads can miss events.
+pub fn run_alone(test: &str) -> String {
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary path"))
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap_or_else(|err| panic!("run {test} in a child process: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{test} failed in its own process\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child process ran no test named {test}:\n{stdout}"
+    );
+    stderr
+}
+
+/// Everything a TRACE-level fmt subscriber, installed as the process's
+/// global default, writes from every thread. Only for tests run by
+/// [`run_alone`]: the global default can be set once per process.
 #[derive(Clone, Default)]
 pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
-    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+    pub fn install_globally() -> Self {
         let logs = Self::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -490,12 +520,31 @@ impl CapturedLogs {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other subscriber in a process of its own");
+        logs
     }
 
     pub fn text(&self) -> String {
         let bytes = self.0.lock().expect("the log buffer").clone();
         String::from_utf8(bytes).expect("log lines are UTF-8")
+    }
+
+    /// Fails, showing where, if `secret` appears in the logs; the lines are
+    /// shown with the secret blanked out.
+    pub fn assert_absent(&self, secret: &str, what: &str) {
+        let text = self.text();
+        let leaks: Vec<String> = text
+            .lines()
+            .filter(|line| line.contains(secret))
+            .map(|line| line.replace(secret, "<SECRET>"))
+            .collect();
+        assert!(
+            leaks.is_empty(),
+            "{what} ({} chars) reached the logs in:\n{}",
+            secret.len(),
+            leaks.join("\n")
+        );
     }
 }
 

@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::process::Command;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::run_alone;
 use confluence_hub::telemetry::{self, LogFormat, TelemetryOptions, metrics};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
@@ -256,26 +257,7 @@ const PIPELINE_TEST: &str = "telemetry::pipeline_in_a_fresh_process";
 
 #[test]
 fn telemetry_reaches_otlp_prometheus_and_logs_when_init_runs_before_an_actix_system() {
-    let output = Command::new(std::env::current_exe().expect("test binary path"))
-        .args([
-            PIPELINE_TEST,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .output()
-        .expect("run the pipeline test in a child process");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child ran no test:\n{stdout}"
-    );
+    let stderr = run_alone(PIPELINE_TEST);
 
     // The child's logs went to stderr as JSON lines; the one logged inside a request span,
     // itself inside the tenant's sync span, must carry the tenant and both spans' fields.

@@ -1,7 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    confluence_hub::cli::run(confluence_hub::cli::Cli::parse())
+    confluence_hub::cli::run(confluence_hub::cli::Cli::parse_args())
 }

@@ -43,6 +43,43 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses this process's arguments. The reference connector's flags
+    /// belong to the form without a command and to `run`; given before a
+    /// command they would be silently ignored, so they are refused.
+    pub fn parse_args() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let mut command = Self::command();
+        let matches = command.get_matches_mut();
+        if let Some(name) = matches.subcommand_name() {
+            let misplaced: Vec<String> = command
+                .get_arguments()
+                .filter(|arg| !arg.is_global_set())
+                .filter(|arg| {
+                    matches.value_source(arg.get_id().as_str())
+                        == Some(clap::parser::ValueSource::CommandLine)
+                })
+                .map(|arg| format!("--{}", arg.get_long().unwrap_or(arg.get_id().as_str())))
+                .collect();
+            if !misplaced.is_empty() {
+                let flags = misplaced.join(", ");
+                let message = if name == "run" {
+                    format!("{flags} must come after `run`, as in `confluence-hub run {flags} …`")
+                } else {
+                    format!(
+                        "{flags} configure the single-connector form (no command, or `run`); \
+                         `{name}` does not read them: drop them, or give `{name}` its own options"
+                    )
+                };
+                command
+                    .error(clap::error::ErrorKind::ArgumentConflict, message)
+                    .exit();
+            }
+        }
+        Self::from_arg_matches(&matches).unwrap_or_else(|err| err.format(&mut command).exit())
+    }
+}
+
 pub use crate::telemetry::LogFormat;
 
 /// `--config FILE`, or the file named by `CONFLUENCE_HUB_CONFIG`.

@@ -18,7 +18,7 @@ use confluence_hub::sim::confluence::{
     ConfluenceSim, Dataset, GenerateOptions, MutationAction, SimOptions, SimVersion,
 };
 
-use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, temp_files};
+use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, fixture, temp_files};
 
 const TOKEN: &str = "pat-single-connector-0123456789";
 
@@ -175,6 +175,56 @@ fn bad_settings_are_refused_naming_the_flag_and_variable_never_the_secret() {
     let all = text(&help);
     assert!(all.contains("BATON_ACCESS_TOKEN"), "{all}");
     assert!(!all.contains(TOKEN) && !all.contains(bad_secret), "{all}");
+}
+
+/// Flags of the single-connector form given before a command would be
+/// ignored by it; they are refused instead, and variables stay harmless.
+#[test]
+fn connector_flags_before_a_command_are_refused_not_ignored() {
+    let dir = TempDir::new("single-misplaced");
+    let before_sync = run_in(
+        dir.path(),
+        &[
+            "--hostname",
+            "https://wiki.acme.example",
+            "--access-token",
+            TOKEN,
+            "sync",
+            "--config",
+            "hub.toml",
+            "--instance",
+            "acme",
+            "--out",
+            "acme.c1z",
+        ],
+        &[],
+    );
+    let all = text(&before_sync);
+    assert_eq!(before_sync.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("--hostname, --access-token configure the single-connector form")
+            && all.contains("`sync` does not read them"),
+        "{all}"
+    );
+    assert!(!all.contains(TOKEN), "a secret was echoed: {all}");
+
+    let before_run = run_in(dir.path(), &["--file", "acme.c1z", "run"], &[]);
+    let all = text(&before_run);
+    assert_eq!(before_run.status.code(), Some(2), "{all}");
+    assert!(all.contains("--file must come after `run`"), "{all}");
+
+    // The variables reach every command; only `run` and no command read them.
+    let inspect = run_in(
+        dir.path(),
+        &[
+            "--log-format",
+            "console",
+            "inspect",
+            &fixture("reference.c1z").display().to_string(),
+        ],
+        &[("BATON_HOSTNAME", "https://wiki.acme.example")],
+    );
+    assert!(inspect.status.success(), "{}", text(&inspect));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,6 +139,9 @@ pub fn run(args: SingleArgs, log_format: LogFormat, log_level: &str) -> anyhow::
     for note in settings.notes() {
         eprintln!("warning: {note}");
     }
+    for var in baton::unknown_vars_in_env() {
+        eprintln!("warning: {var} is set but not read: {}", baton::UNKNOWN_VAR);
+    }
     let id = settings.default_tenant_id();
     let data_dir = args
         .data_dir

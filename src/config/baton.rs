@@ -74,6 +74,30 @@ const TENANT_SETTINGS: [Setting; 10] = [
 /// Settings of the process only: the hub has its own for these.
 const PROCESS_SETTINGS: [Setting; 3] = [FILE, LOG_LEVEL, LOG_FORMAT];
 
+/// Why an unknown `BATON_*` variable is left alone.
+pub const UNKNOWN_VAR: &str =
+    "not a setting of the Confluence Data Center connector the hub supports";
+
+/// Whether `name` is a `BATON_*` variable that no setting reads: a flag of
+/// the Baton SDK this hub does not offer, or a typo.
+pub fn is_unknown_var(name: &str) -> bool {
+    name.starts_with("BATON_")
+        && !TENANT_SETTINGS
+            .iter()
+            .chain(&PROCESS_SETTINGS)
+            .any(|setting| setting.var == name)
+}
+
+/// The names of this process's unknown `BATON_*` variables, sorted.
+pub fn unknown_vars_in_env() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| is_unknown_var(name))
+        .collect();
+    names.sort();
+    names
+}
+
 /// One connector's settings as the reference reads them. Empty values count
 /// as unset, as they do for the reference.
 #[derive(Clone, Debug, Default)]
@@ -152,10 +176,10 @@ impl BatonSettings {
             .filter(|name| name.starts_with("BATON_"))
             .filter(|name| !TENANT_SETTINGS.iter().any(|s| s.var == name.as_str()))
             .map(|name| {
-                let why = if PROCESS_SETTINGS.iter().any(|s| s.var == name.as_str()) {
-                    "the hub's own logging and data dir apply"
+                let why = if is_unknown_var(name) {
+                    UNKNOWN_VAR
                 } else {
-                    "not a setting of the Confluence Data Center connector the hub supports"
+                    "the hub's own logging and data dir apply"
                 };
                 NotCarried {
                     var: name.clone(),
@@ -465,6 +489,26 @@ pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_baton_variables_no_setting_reads_are_unknown() {
+        for known in [
+            "BATON_HOSTNAME",
+            "BATON_HOST_ID",
+            "BATON_FILE",
+            "BATON_LOG_FORMAT",
+        ] {
+            assert!(!is_unknown_var(known), "{known}");
+        }
+        for unknown in [
+            "BATON_TICKETING",
+            "BATON_HOSTNAM",
+            "BATON_OTEL_COLLECTOR_ENDPOINT",
+        ] {
+            assert!(is_unknown_var(unknown), "{unknown}");
+        }
+        assert!(!is_unknown_var("CONFLUENCE_HUB_CONFIG"));
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

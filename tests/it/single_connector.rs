@@ -69,10 +69,15 @@ fn without_a_client_id_it_syncs_once_into_sync_c1z_in_the_working_directory() {
             ("BATON_HOSTNAME", url.as_str()),
             ("BATON_ACCESS_TOKEN", TOKEN),
             ("BATON_LOG_LEVEL", "debug"),
+            ("BATON_TICKETING", "true"),
         ],
     );
     let all = text(&output);
     assert!(output.status.success(), "{all}");
+    assert!(
+        all.contains("warning: BATON_TICKETING is set but not read"),
+        "a setting the hub does not offer is named, not silently dropped: {all}"
+    );
     let file = dir.path().join("sync.c1z");
     assert!(file.exists(), "no sync.c1z: {all}");
     assert_eq!(

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use super::LogFormat;
 use crate::config::baton::{
     self, ACCESS_TOKEN, BatonSettings, C1_API_HOST, CLIENT_ID, CLIENT_SECRET, HOST_ID, HOSTNAME,
-    PASSWORD, PROVISIONING, SKIP_FULL_SYNC, USERNAME, present,
+    PASSWORD, PROVISIONING, SKIP_FULL_SYNC, TASK_CONCURRENCY, USERNAME, present,
 };
 use crate::hub::runtime::{ConfigSource, serve};
 use crate::telemetry::TelemetryOptions;
@@ -62,6 +62,9 @@ pub struct SingleArgs {
         value_name = "BOOL"
     )]
     pub skip_full_sync: Option<String>,
+    /// ConductorOne tasks run at once (1 to 100) [default: 3].
+    #[arg(long, env = "BATON_TASK_CONCURRENCY", value_name = "N")]
+    pub task_concurrency: Option<String>,
     /// Where a one-shot sync (no client id) writes its c1z file.
     #[arg(short = 'f', long, env = "BATON_FILE", default_value = "sync.c1z")]
     pub file: PathBuf,
@@ -106,6 +109,7 @@ impl SingleArgs {
             (CLIENT_SECRET, &self.client_secret),
             (PROVISIONING, &self.provisioning),
             (SKIP_FULL_SYNC, &self.skip_full_sync),
+            (TASK_CONCURRENCY, &self.task_concurrency),
         ];
         let mut vars: BTreeMap<String, String> = given
             .into_iter()

@@ -44,6 +44,7 @@ pub const CLIENT_ID: Setting = flag("--client-id", "BATON_CLIENT_ID");
 pub const CLIENT_SECRET: Setting = flag("--client-secret", "BATON_CLIENT_SECRET");
 pub const PROVISIONING: Setting = flag("--provisioning", "BATON_PROVISIONING");
 pub const SKIP_FULL_SYNC: Setting = flag("--skip-full-sync", "BATON_SKIP_FULL_SYNC");
+pub const TASK_CONCURRENCY: Setting = flag("--task-concurrency", "BATON_TASK_CONCURRENCY");
 pub const FILE: Setting = flag("--file", "BATON_FILE");
 pub const LOG_LEVEL: Setting = flag("--log-level", "BATON_LOG_LEVEL");
 pub const LOG_FORMAT: Setting = flag("--log-format", "BATON_LOG_FORMAT");
@@ -58,7 +59,7 @@ pub const C1_API_HOST: Setting = Setting {
 
 /// Settings of one tenant, whether the process runs it or `config from-env`
 /// moves it into a hub config.
-const TENANT_SETTINGS: [Setting; 10] = [
+const TENANT_SETTINGS: [Setting; 11] = [
     HOSTNAME,
     ACCESS_TOKEN,
     USERNAME,
@@ -67,6 +68,7 @@ const TENANT_SETTINGS: [Setting; 10] = [
     CLIENT_SECRET,
     PROVISIONING,
     SKIP_FULL_SYNC,
+    TASK_CONCURRENCY,
     HOST_ID,
     C1_API_HOST,
 ];
@@ -110,6 +112,8 @@ pub struct BatonSettings {
     pub client_secret: Option<Secret>,
     pub provisioning: bool,
     pub skip_full_sync: bool,
+    /// ConductorOne tasks run at once; the range is the config validator's.
+    pub task_concurrency: Option<u32>,
     pub host_id: Option<String>,
     pub c1_api_host: Option<String>,
 }
@@ -159,6 +163,16 @@ impl BatonSettings {
         };
         let provisioning = boolean(PROVISIONING);
         let skip_full_sync = boolean(SKIP_FULL_SYNC);
+        let task_concurrency =
+            present(get(TASK_CONCURRENCY)).and_then(|text| match text.parse::<u32>() {
+                Ok(number) => Some(number),
+                Err(_) => {
+                    problems.push(format!(
+                        "{TASK_CONCURRENCY}: `{text}` is not a whole number; use 1 to 100"
+                    ));
+                    None
+                }
+            });
         let settings = Self {
             hostname: present(get(HOSTNAME)),
             access_token: present(get(ACCESS_TOKEN)).map(Secret::new),
@@ -168,6 +182,7 @@ impl BatonSettings {
             client_secret: present(get(CLIENT_SECRET)).map(Secret::new),
             provisioning,
             skip_full_sync,
+            task_concurrency,
             host_id: present(get(HOST_ID)),
             c1_api_host: present(get(C1_API_HOST)),
         };
@@ -291,6 +306,9 @@ impl BatonSettings {
         line("provisioning", self.provisioning.to_string());
         if self.skip_full_sync {
             line("skip_full_sync", "true".into());
+        }
+        if let Some(task_concurrency) = self.task_concurrency {
+            line("task_concurrency", task_concurrency.to_string());
         }
         if let Some(client_id) = &self.client_id {
             out.push_str("\n[instance.conductorone]\n");
@@ -441,6 +459,7 @@ pub fn describe(problem: &Problem) -> String {
         "conductorone.client_secret" => Some(CLIENT_SECRET),
         "conductorone.api_host" => Some(C1_API_HOST),
         "conductorone.host_id" => Some(HOST_ID),
+        "task_concurrency" => Some(TASK_CONCURRENCY),
         _ => None,
     };
     match setting {
@@ -660,6 +679,35 @@ mod tests {
             "{problems:?}"
         );
         assert!(!problems[0].contains("not-a-real-secret-123"));
+    }
+
+    #[test]
+    fn task_concurrency_reaches_the_conductorone_settings_and_is_checked_as_there() {
+        let (client_id, client_secret, _) =
+            crate::sim::conductorone::gen_credentials("acme", "acme.conductor.one");
+        let with = |value: &str| {
+            let (settings, _) = BatonSettings::from_vars(&vars(&[
+                ("BATON_HOSTNAME", "https://wiki.acme.example"),
+                ("BATON_ACCESS_TOKEN", "t"),
+                ("BATON_CLIENT_ID", &client_id),
+                ("BATON_CLIENT_SECRET", client_secret.expose()),
+                ("BATON_TASK_CONCURRENCY", value),
+            ]))?;
+            settings.hub_config("acme", "")
+        };
+        let config = with("7").unwrap();
+        let c1 = config.tenants[0].conductorone.as_ref().unwrap();
+        assert_eq!(c1.task_concurrency, 7);
+        assert_eq!(
+            with("0").unwrap_err(),
+            vec!["--task-concurrency (BATON_TASK_CONCURRENCY): must be between 1 and 100"]
+        );
+        assert_eq!(
+            with("lots").unwrap_err(),
+            vec![
+                "--task-concurrency (BATON_TASK_CONCURRENCY): `lots` is not a whole number; use 1 to 100"
+            ]
+        );
     }
 
     #[test]

@@ -478,9 +478,10 @@ pub fn dataset_ids(dataset: &confluence_hub::sim::confluence::Dataset) -> BTreeS
 /// Runs `test`, an `#[ignore]`d test of this binary, in a process of its
 /// own and returns what it wrote to stderr once it has passed.
 ///
-/// Tests that install a global tracing subscriber need this: tracing caches
-/// each callsite's interest process-wide, so a thread-local subscriber set up
-/// while other tests register callsites on their threads can miss events.
+/// Tests that must see every tracing event need this: only a global
+/// subscriber sees them all, and a process holds one. A thread-local one is
+/// no substitute, since tracing caches each callsite's interest process-wide
+/// and concurrent tests can leave it stale.
 pub fn run_alone(test: &str) -> String {
     let output = std::process::Command::new(std::env::current_exe().expect("test binary path"))
         .args([

@@ -6,11 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::run_alone;
 use confluence_hub::telemetry::{self, LogFormat, TelemetryOptions, metrics};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
@@ -28,6 +26,8 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span, span};
 use tracing::Instrument;
+
+use crate::support::run_alone;
 
 /// An OTLP/gRPC collector stand-in on 127.0.0.1 that keeps everything it receives. It runs on
 /// its own runtime, so it works from plain `#[test]` functions and alongside any other runtime.

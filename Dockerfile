@@ -14,22 +14,18 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 
-# Dependencies first, against stub sources, so this layer is rebuilt only when the
-# manifests, the build script or the protos change. protoc comes vendored
+# The workspace: the binary at the top, its crates under crates/. The simulators and the
+# demo sit behind the default `sim` feature, which the image leaves out
+# (--no-default-features): the shipped binary links none of their code or dependencies.
+# The registry and target directories are BuildKit cache mounts, so a rebuild after a
+# source change compiles only the workspace's own crates. protoc comes vendored
 # (protoc-bin-vendored) and SQLite/zstd/ring build with the image's gcc: no apt packages.
-COPY Cargo.toml Cargo.lock build.rs ./
-COPY proto ./proto
-RUN mkdir src \
-    && printf 'fn main() {}\n' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
-
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY src ./src
-# COPY keeps the sources' old modification times; make cargo see them as newer than the
-# stub build above.
-RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --no-default-features --bin confluence-hub \
     && mkdir -p /out/var/lib/confluence-hub \
     && cp target/release/confluence-hub /out/confluence-hub
 

@@ -9,9 +9,9 @@
 
 use std::time::Instant;
 
-use confluence_hub::baton::model::{self, Principal, SpacePermission, UserRecord};
-use confluence_hub::baton::pb::c1::connector::v2::Grant;
-use confluence_hub::c1z::{C1zWriter, WriterOptions, new_sync_id};
+use baton::c1z::{C1zWriter, WriterOptions, new_sync_id};
+use baton::model::{self, Principal, SpacePermission, UserRecord};
+use baton::pb::c1::connector::v2::Grant;
 
 const USERS: usize = 20_000;
 const GROUPS: usize = 1_000;

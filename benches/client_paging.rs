@@ -7,13 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use confluence_hub::confluence::ConfluenceClient;
-use confluence_hub::confluence::settings::{Auth, ClientSettings};
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
-};
+use confluence::ConfluenceClient;
+use confluence::settings::{Auth, ClientSettings};
+use platform::secret::Secret;
 use reqwest::Url;
+use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion};
 
 struct Args {
     rounds: usize,

@@ -29,9 +29,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
-};
+use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
 use support::{
     HubProcess, LogTail, WorkDir, env_or, free_port, load_average, mib, own_usage, parse_time,

@@ -12,20 +12,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence_hub::baton::pb::c1::connector::v2::{
+use baton::pb::c1::connector::v2::{
     CreateAccountResponse, DeleteResourceResponse, GrantManagerServiceGrantResponse,
     GrantManagerServiceRevokeResponse,
 };
-use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
-use confluence_hub::conductorone::settings::C1Settings;
-use confluence_hub::conductorone::task::{
-    CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
-};
-use confluence_hub::conductorone::{
+use conductorone::metadata::{connector_metadata, sync_capabilities};
+use conductorone::settings::C1Settings;
+use conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask};
+use conductorone::{
     BoxFuture, CancellationSignal, SessionState, SyncRequest, SyncedFile, TaskError, TaskHandler,
     TaskRunner,
 };
-use confluence_hub::sim::conductorone::{SimTenant, TenantsFile, gen_credentials};
+use sim::conductorone::{SimTenant, TenantsFile, gen_credentials};
 
 /// Idle runners are never handed work; every call is refused.
 struct IdleHandler;
@@ -151,7 +149,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 fn main() {
-    confluence_hub::tls::install_crypto_provider();
+    platform::tls::install_crypto_provider();
     let count: usize = env_or("IDLE_TENANTS", "50").parse().unwrap();
     let seconds: u64 = env_or("IDLE_SECS", "60").parse().unwrap();
     let next_poll = env_or("IDLE_NEXT_POLL", "1s");

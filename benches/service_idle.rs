@@ -18,12 +18,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use confluence_hub::sim::conductorone::{
-    ConductorOneSim, SimOptions as C1Options, SimTenant, gen_credentials,
-};
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
-};
+use sim::conductorone::{ConductorOneSim, SimOptions as C1Options, SimTenant, gen_credentials};
+use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion};
 
 use support::{HubProcess, WorkDir, env_or, free_port, load_average, mib, own_usage};
 

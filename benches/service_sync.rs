@@ -20,13 +20,11 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use confluence_hub::c1z::C1zReader;
-use confluence_hub::sim::conductorone::{
+use baton::c1z::C1zReader;
+use sim::conductorone::{
     ConductorOneSim, SimOptions as C1Options, SimTenant, SyncOptions, TaskState, gen_credentials,
 };
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
-};
+use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
 use support::{HubProcess, WorkDir, env_or, free_port, load_average, parse_time, seconds_between};
 

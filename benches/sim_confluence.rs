@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use confluence_hub::sim::confluence::{
+use sim::confluence::{
     ConfluenceSim, DEFAULT_ADMIN_TOKEN, Dataset, GenerateOptions, SimOptions, SimVersion,
 };
 
 fn main() {
-    confluence_hub::tls::install_crypto_provider();
+    platform::tls::install_crypto_provider();
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|argument| !argument.starts_with('-'))

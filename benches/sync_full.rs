@@ -18,13 +18,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence_hub::config::{SyncSettings, TenantConfig, TenantId, defaults};
-use confluence_hub::confluence::settings::{Auth, ClientSettings};
-use confluence_hub::hub::oneshot::sync_once_scoped;
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN;
-use confluence_hub::sync::{Progress, SyncScope};
+use confluence::settings::{Auth, ClientSettings};
+use hub::actors::oneshot::sync_once_scoped;
+use hub::config::{SyncSettings, TenantConfig, TenantId, defaults};
+use hub::sync::{Progress, SyncScope};
+use platform::secret::Secret;
 use reqwest::Url;
+use sim::confluence::DEFAULT_ADMIN_TOKEN;
 
 struct Args {
     users: usize,

@@ -90,7 +90,7 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 pub fn http_client() -> reqwest::Client {
-    confluence_hub::confluence::http::install_crypto_provider();
+    confluence::http::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

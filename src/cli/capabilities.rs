@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::config::Deprovisioning;
+use hub::config::Deprovisioning;
 
 #[derive(Debug, clap::Args)]
 pub struct CapabilitiesArgs {
@@ -25,7 +25,7 @@ pub fn run(args: CapabilitiesArgs) -> anyhow::Result<ExitCode> {
     let deprovisioning = match &args.config {
         None => Deprovisioning::Off,
         Some(path) => {
-            let config = crate::config::HubConfig::load_without_secrets(path)
+            let config = hub::config::HubConfig::load_without_secrets(path)
                 .map_err(|err| super::invalid_config(path, &err))?;
             let ids: Vec<_> = config.tenants.iter().map(|t| t.id.as_str()).collect();
             let tenant =
@@ -51,8 +51,8 @@ pub fn run(args: CapabilitiesArgs) -> anyhow::Result<ExitCode> {
             tenant.deprovisioning
         }
     };
-    let capabilities = crate::provision::connector_capabilities(deprovisioning);
-    let json = crate::baton::protojson::connector_capabilities(&capabilities)
+    let capabilities = hub::provision::connector_capabilities(deprovisioning);
+    let json = baton::protojson::connector_capabilities(&capabilities)
         .map_err(|message| anyhow::anyhow!(message))?;
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(ExitCode::SUCCESS)

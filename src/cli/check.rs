@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::LogFormat;
-use crate::conductorone::client::BatonClient;
-use crate::config::{HubConfig, TenantConfig};
-use crate::confluence::settings::RetryPolicy;
-use crate::confluence::{ConfluenceClient, ConfluenceError};
+use conductorone::client::BatonClient;
+use confluence::settings::RetryPolicy;
+use confluence::{ConfluenceClient, ConfluenceError};
+use hub::config::{HubConfig, TenantConfig};
 
 /// A check answers in seconds, not after a sync's patient retry budget.
 const CHECK_RETRY: RetryPolicy = RetryPolicy {
@@ -28,7 +28,7 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     // Logs go to stderr, so the per-tenant lines on stdout stay parseable.
-    crate::telemetry::init_cli_logging(log_format, log_level)?;
+    hub::telemetry::init_cli_logging(log_format, log_level)?;
     let config = match HubConfig::load(&args.config.config) {
         Ok(config) => config,
         Err(err) => {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::config::HubConfig;
-use crate::config::baton::{self, BatonSettings, CLIENT_ID, SecretStyle, tenant_id_from};
+use hub::config::HubConfig;
+use hub::config::baton::{self, BatonSettings, CLIENT_ID, SecretStyle, tenant_id_from};
 
 #[derive(Debug, clap::Args)]
 pub struct FromEnvArgs {

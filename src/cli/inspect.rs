@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::c1z::{C1zReader, Summary};
+use baton::c1z::{C1zReader, Summary};
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {

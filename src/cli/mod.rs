@@ -4,6 +4,7 @@
 mod capabilities;
 mod check;
 mod config_from_env;
+#[cfg(feature = "sim")]
 mod demo;
 mod inspect;
 mod run;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::CONFIG_ENV;
+use hub::config::CONFIG_ENV;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,7 +81,7 @@ impl Cli {
     }
 }
 
-pub use crate::telemetry::LogFormat;
+pub use hub::telemetry::LogFormat;
 
 /// `--config FILE`, or the file named by `CONFLUENCE_HUB_CONFIG`.
 #[derive(Debug, clap::Args)]
@@ -104,6 +105,7 @@ pub enum Command {
     /// Show which replica serves which tenant.
     ShardPlan(shard_plan::ShardPlanArgs),
     /// Run simulated tenants, a simulated ConductorOne and the hub end to end.
+    #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
     /// Print the connector capabilities as JSON, as the reference connector's
     /// `capabilities` command does.
@@ -112,6 +114,7 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Run a simulator.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(SimCommand),
 }
@@ -123,25 +126,26 @@ pub enum ConfigCommand {
     FromEnv(config_from_env::FromEnvArgs),
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// A Confluence Data Center simulator.
-    Confluence(crate::sim::confluence::CliArgs),
+    Confluence(sim::confluence::CliArgs),
     /// A ConductorOne simulator (token endpoint + BatonService over TLS).
-    Conductorone(crate::sim::conductorone::CliArgs),
+    Conductorone(sim::conductorone::CliArgs),
 }
 
 /// Loads and validates the config; on failure prints every problem on its
 /// own line (file, line, tenant, key) and returns an error naming the file.
-pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<crate::config::HubConfig> {
-    crate::config::HubConfig::load(path).map_err(|err| invalid_config(path, &err))
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<hub::config::HubConfig> {
+    hub::config::HubConfig::load(path).map_err(|err| invalid_config(path, &err))
 }
 
 /// Prints every problem of `err` on its own line and returns the error that
 /// names the file.
 pub(crate) fn invalid_config(
     path: &std::path::Path,
-    err: &crate::config::ConfigError,
+    err: &hub::config::ConfigError,
 ) -> anyhow::Error {
     for problem in err.problems() {
         eprintln!("config error: {problem}");
@@ -160,14 +164,17 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Check(args)) => check::run(args, log_format, log_level),
             Some(Command::Inspect(args)) => inspect::run(args),
             Some(Command::ShardPlan(args)) => shard_plan::run(args),
+            #[cfg(feature = "sim")]
             Some(Command::Demo(args)) => demo::run(args, log_format, log_level),
             Some(Command::Capabilities(args)) => capabilities::run(args),
             Some(Command::Config(ConfigCommand::FromEnv(args))) => config_from_env::run(args),
+            #[cfg(feature = "sim")]
             Some(Command::Sim(SimCommand::Confluence(args))) => {
-                crate::sim::confluence::run_cli(args).map(|()| ExitCode::SUCCESS)
+                sim::confluence::run_cli(args).map(|()| ExitCode::SUCCESS)
             }
+            #[cfg(feature = "sim")]
             Some(Command::Sim(SimCommand::Conductorone(args))) => {
-                crate::sim::conductorone::run_cli(args).map(|()| ExitCode::SUCCESS)
+                sim::conductorone::run_cli(args).map(|()| ExitCode::SUCCESS)
             }
         }
     });
@@ -183,8 +190,8 @@ pub fn run(cli: Cli) -> ExitCode {
 /// The log format and level: the flag or `CONFLUENCE_HUB_LOG_*`, else the
 /// reference connector's `BATON_LOG_*`, else JSON at `info`.
 fn logging(cli: &Cli) -> anyhow::Result<(LogFormat, String)> {
-    use crate::config::baton::{LOG_FORMAT, LOG_LEVEL, present};
-    let baton = |setting: crate::config::baton::Setting| present(std::env::var(setting.var).ok());
+    use hub::config::baton::{LOG_FORMAT, LOG_LEVEL, present};
+    let baton = |setting: hub::config::baton::Setting| present(std::env::var(setting.var).ok());
     let log_format = match (cli.log_format, baton(LOG_FORMAT)) {
         (Some(format), _) => format,
         (None, Some(text)) => <LogFormat as clap::ValueEnum>::from_str(&text, true)

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use super::LogFormat;
 use super::single::SingleArgs;
-use crate::config::CONFIG_ENV;
-use crate::telemetry::TelemetryOptions;
+use hub::config::CONFIG_ENV;
+use hub::telemetry::TelemetryOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -30,5 +30,5 @@ pub fn run(args: RunArgs, log_format: LogFormat, log_level: &str) -> anyhow::Res
             config.display()
         );
     }
-    crate::hub::runtime::run(&config, TelemetryOptions::new(log_format, log_level))
+    hub::actors::runtime::run(&config, TelemetryOptions::new(log_format, log_level))
 }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use crate::config::HubConfig;
-use crate::hub::shard::replica_for;
+use hub::actors::shard::replica_for;
+use hub::config::HubConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct ShardPlanArgs {

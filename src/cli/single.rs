@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::LogFormat;
-use crate::config::baton::{
+use hub::actors::runtime::{ConfigSource, serve};
+use hub::config::baton::{
     self, ACCESS_TOKEN, BatonSettings, C1_API_HOST, CLIENT_ID, CLIENT_SECRET, HOST_ID, HOSTNAME,
     PASSWORD, PROVISIONING, SKIP_FULL_SYNC, TASK_CONCURRENCY, USERNAME, present,
 };
-use crate::hub::runtime::{ConfigSource, serve};
-use crate::telemetry::TelemetryOptions;
+use hub::telemetry::TelemetryOptions;
 
 /// Secrets are read from their variables but never shown: `hide_env_values`
 /// keeps them out of `--help`.
@@ -75,7 +75,7 @@ pub struct SingleArgs {
     #[arg(
         long,
         env = "CONFLUENCE_HUB_ADMIN_LISTEN",
-        default_value = crate::config::defaults::ADMIN_LISTEN
+        default_value = hub::config::defaults::ADMIN_LISTEN
     )]
     pub admin_listen: String,
 }
@@ -121,7 +121,7 @@ impl SingleArgs {
             }
         }
         let (mut settings, _) = BatonSettings::from_vars(&vars)?;
-        settings.host_id.get_or_insert_with(crate::config::hostname);
+        settings.host_id.get_or_insert_with(hub::config::hostname);
         let problems = settings.problems();
         if problems.is_empty() {
             Ok(settings)

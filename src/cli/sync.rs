@@ -13,10 +13,10 @@ use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::LogFormat;
-use crate::config::TenantConfig;
-use crate::hub::instance::SyncReport;
-use crate::hub::oneshot::sync_once;
-use crate::sync::{Progress, ProgressSnapshot, SkipReason};
+use hub::actors::instance::SyncReport;
+use hub::actors::oneshot::sync_once;
+use hub::config::TenantConfig;
+use hub::sync::{Progress, ProgressSnapshot, SkipReason};
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
@@ -61,7 +61,7 @@ pub(super) fn sync_to_file(
     log_format: LogFormat,
     log_level: &str,
 ) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init_cli_logging(log_format, log_level)?;
+    hub::telemetry::init_cli_logging(log_format, log_level)?;
     if let Some(dir) = out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;

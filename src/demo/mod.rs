@@ -18,8 +18,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use self::scenario::{Provisioning, Scenario};
 use self::summary::{Row, print_summary};
-use crate::sim::conductorone::{SyncOptions, TaskRecord};
-use crate::telemetry::{LogFormat, TelemetryOptions};
+use hub::telemetry::{LogFormat, TelemetryOptions};
+use sim::conductorone::{SyncOptions, TaskRecord};
 
 /// The whole demo must stay well inside a minute on two cores.
 const TASK_TIMEOUT: Duration = Duration::from_secs(50);
@@ -47,7 +47,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
     let hub = std::thread::Builder::new()
         .name("hub".into())
         .spawn(move || {
-            crate::hub::runtime::run_until(&config_path, logging, async move {
+            hub::actors::runtime::run_until(&config_path, logging, async move {
                 let _ = hub_stopped.await;
             })
         })?;

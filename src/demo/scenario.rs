@@ -9,14 +9,12 @@ use anyhow::Context as _;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::baton::pb::c1::connector::v2::CreateAccountResponse;
-use crate::sim::conductorone::{
+use baton::pb::c1::connector::v2::CreateAccountResponse;
+use sim::conductorone::{
     ConductorOneSim, EntitlementRef, RandomPasswordRequest, ResourceRef, SimOptions as C1Options,
     SimTask, SimTenant, TaskRecord, gen_credentials,
 };
-use crate::sim::confluence::{
-    ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion,
-};
+use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion};
 
 /// One simulated tenant.
 pub struct DemoTenant {
@@ -178,7 +176,7 @@ impl Scenario {
         let config_path = dir.join("hub.toml");
         std::fs::write(&config_path, config)?;
 
-        crate::confluence::http::install_crypto_provider();
+        confluence::http::install_crypto_provider();
         Ok(Self {
             tenants,
             c1,
@@ -314,7 +312,7 @@ impl Scenario {
         let opened = STANDARD
             .decode(&sealed.encrypted_bytes)
             .ok()
-            .and_then(|file| crate::provision::age::decrypt(seed, &file).ok());
+            .and_then(|file| hub::provision::age::decrypt(seed, &file).ok());
         let stored = self
             .tenant(tenant)
             .and_then(|t| {

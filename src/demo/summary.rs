@@ -2,7 +2,7 @@
 //! what provisioning did.
 
 use super::scenario::{DemoTenant, Provisioning};
-use crate::sim::conductorone::UploadRecord;
+use sim::conductorone::UploadRecord;
 
 pub struct Row {
     tenant: String,

@@ -7,14 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use confluence_hub::baton::model::{self, Principal, SpacePermission, UserRecord};
-use confluence_hub::baton::pb::c1::connector::v2::{
-    Entitlement, Grant, GrantExpandable, Resource, ResourceType,
-};
-use confluence_hub::c1z::{
+use baton::c1z::{
     C1zError, C1zReader, C1zWriter, DecoderLimits, FinishedC1z, FrameHeader, InjectedFailure,
     ReaderOptions, SyncType, WriterOptions, new_sync_id, remove_stale_temp_files,
 };
+use baton::model::{self, Principal, SpacePermission, UserRecord};
+use baton::pb::c1::connector::v2::{Entitlement, Grant, GrantExpandable, Resource, ResourceType};
 use prost::Name;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};

@@ -18,26 +18,24 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use confluence_hub::baton::pb::c1::connector::v2::{
+use baton::pb::c1::connector::v2::{
     CreateAccountResponse, DeleteResourceResponse, GrantAlreadyExists, GrantAlreadyRevoked,
     GrantManagerServiceGrantResponse, GrantManagerServiceRevokeResponse, ResourceDoesNotExist,
     create_account_response,
 };
-use confluence_hub::baton::pb::c1::connectorapi::baton::v1::baton_service_finish_task_request::{
+use baton::pb::c1::connectorapi::baton::v1::baton_service_finish_task_request::{
     FinalState, Success,
 };
-use confluence_hub::conductorone::client::BatonClient;
-use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
-use confluence_hub::conductorone::settings::C1Settings;
-use confluence_hub::conductorone::task::{
-    CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
-};
-use confluence_hub::conductorone::{
+use conductorone::client::BatonClient;
+use conductorone::metadata::{connector_metadata, sync_capabilities};
+use conductorone::settings::C1Settings;
+use conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask};
+use conductorone::{
     BoxFuture, CancellationSignal, RunnerStatus, SessionError, SessionState, SyncRequest,
     SyncedFile, TaskError, TaskHandler, TaskRunner,
 };
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::conductorone::{
+use platform::secret::Secret;
+use sim::conductorone::{
     ConductorOneSim, EntitlementRef, ResourceRef, SimOptions, SimTask, SimTenant, SyncOptions,
     TaskRecord, TaskState, TenantFaults, gen_credentials,
 };
@@ -202,7 +200,7 @@ impl TaskHandler for SharedHandler {
         self.0.provision(Ok(CreateAccountResponse {
             result: Some(create_account_response::Result::Success(
                 create_account_response::SuccessResult {
-                    resource: Some(confluence_hub::baton::pb::c1::connector::v2::Resource {
+                    resource: Some(baton::pb::c1::connector::v2::Resource {
                         display_name: login,
                         ..Default::default()
                     }),
@@ -356,7 +354,7 @@ async fn finished(sim: &ConductorOneSim, task_id: &str) -> TaskRecord {
         .unwrap_or_else(|| panic!("task {task_id} did not finish: {:?}", sim.task(task_id)))
 }
 
-fn success_of(record: &TaskRecord) -> &confluence_hub::sim::conductorone::FinishRecord {
+fn success_of(record: &TaskRecord) -> &sim::conductorone::FinishRecord {
     let finish = record.finish.as_ref().expect("a finish record");
     assert!(finish.success, "task failed: {finish:?}");
     finish
@@ -949,11 +947,9 @@ async fn session_logs_of_every_crate_at_trace() {
     success_of(&finished(&sim, &sync).await);
     success_of(&finished(&sim, &grant).await);
     runner.stop().await.unwrap();
-    let credentials = confluence_hub::conductorone::ClientCredentials::parse(
-        &settings.client_id,
-        &settings.client_secret,
-    )
-    .unwrap();
+    let credentials =
+        conductorone::ClientCredentials::parse(&settings.client_id, &settings.client_secret)
+            .unwrap();
     tracing::debug!(?credentials, "debug of the credentials");
 
     let text = logs.text();

@@ -10,18 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use confluence_hub::baton::model::SpacePermission;
-use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
-use confluence_hub::confluence::{
+use baton::model::SpacePermission;
+use confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use confluence::{
     ConfluenceClient, ConfluenceError, NewUser, PermissionKey, PermissionSubject, Space,
     SpacePermissionRow, User, UserRef, VersionSource,
 };
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::confluence::{
+use platform::secret::Secret;
+use reqwest::Url;
+use sim::confluence::{
     ConfluenceSim, Dataset, Faults, GenerateOptions, RateLimit, SimOptions, SimVersion,
     UserStatusStyle,
 };
-use reqwest::Url;
 
 use crate::support::run_alone;
 
@@ -355,8 +355,8 @@ async fn users_are_paged_by_returned_count_under_a_small_server_cap() {
 #[tokio::test]
 async fn repeating_space_pages_end_the_walk_without_duplicates() {
     for overpaging in [
-        confluence_hub::sim::confluence::SpaceOverpaging::RepeatLastPage,
-        confluence_hub::sim::confluence::SpaceOverpaging::EmptyPageWithNext,
+        sim::confluence::SpaceOverpaging::RepeatLastPage,
+        sim::confluence::SpaceOverpaging::EmptyPageWithNext,
     ] {
         let mut options = SimOptions::new(SimVersion::V8_5, dataset(20, 4, 9));
         options.quirks.space_overpaging = overpaging;
@@ -650,7 +650,7 @@ async fn a_429_with_retry_after_pauses_the_tenant_and_the_walk_completes() {
     let auth = admin(&options);
     let sim = start(options);
     // Someone else drains the account's bucket just before the walk starts.
-    confluence_hub::confluence::http::install_crypto_provider();
+    confluence::http::install_crypto_provider();
     let other = reqwest::Client::new();
     let url = format!("{}/rest/api/user/current", sim.base_url());
     let drained =
@@ -1483,7 +1483,7 @@ async fn a_missing_anonymous_permission_endpoint_falls_back_to_the_full_list() {
 /// ConductorOne simulator's answers an HTTP error, which proves the handshake.
 #[tokio::test]
 async fn https_confluence_is_trusted_through_the_tenants_ca_file_only() {
-    use confluence_hub::sim::conductorone::{ConductorOneSim, SimOptions as C1Options};
+    use sim::conductorone::{ConductorOneSim, SimOptions as C1Options};
 
     let server = ConductorOneSim::start(C1Options::default()).expect("the TLS server starts");
     let tenant = |ca_pem: Option<Vec<u8>>| {

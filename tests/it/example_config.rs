@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use confluence_hub::config::{Deprovisioning, HubConfig};
-use confluence_hub::confluence::settings::Auth;
+use confluence::settings::Auth;
+use hub::config::{Deprovisioning, HubConfig};
 
 /// Where the StatefulSet mounts the secrets and CA bundles that the ConfigMaps reference.
 const SECRETS_MOUNT: &str = "/var/run/secrets/confluence-hub/";

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
-};
+use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
 use crate::support::{HubProcess, TempDir, temp_files, tenant};
 
@@ -376,7 +374,7 @@ async fn each_replica_runs_exactly_its_shard_of_the_tenants() {
         .collect();
     assert_eq!(lines.len(), ids.len());
     for (id, ordinal) in &lines {
-        assert_eq!(*ordinal, confluence_hub::hub::shard::replica_for(id, 3));
+        assert_eq!(*ordinal, hub::actors::shard::replica_for(id, 3));
     }
 
     let replica_dir = TempDir::new("replica-1");

@@ -19,35 +19,31 @@ use reqwest::Url;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
-use confluence_hub::baton::model::{
+use baton::c1z::C1zReader;
+use baton::model::{
     ResourceKind, SpacePermission, grant_id, group_member_entitlement, group_resource, resource_id,
     space_entitlement, space_resource,
 };
-use confluence_hub::baton::pb::c1::connector::v2::credential_options::{
-    NoPassword, Options, RandomPassword,
-};
-use confluence_hub::baton::pb::c1::connector::v2::encryption_config::{Config, JwkPublicKeyConfig};
-use confluence_hub::baton::pb::c1::connector::v2::{
+use baton::pb::c1::connector::v2::credential_options::{NoPassword, Options, RandomPassword};
+use baton::pb::c1::connector::v2::encryption_config::{Config, JwkPublicKeyConfig};
+use baton::pb::c1::connector::v2::{
     AccountInfo, Capability, CreateAccountResponse, CredentialOptions, EncryptionConfig,
     Entitlement, Grant, GrantAlreadyExists, GrantAlreadyRevoked, PasswordConstraint, Resource,
     ResourceDoesNotExist, UserTrait, account_info, create_account_response,
 };
-use confluence_hub::c1z::C1zReader;
-use confluence_hub::conductorone::TaskError;
-use confluence_hub::conductorone::task::{
-    CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
-};
-use confluence_hub::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId};
-use confluence_hub::confluence::ConfluenceClient;
-use confluence_hub::confluence::settings::{Auth, ClientSettings, RetryPolicy};
-use confluence_hub::hub::oneshot::sync_once;
-use confluence_hub::provision::{Provisioner, age, connector_metadata};
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::confluence::{
+use conductorone::TaskError;
+use conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask};
+use confluence::ConfluenceClient;
+use confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use hub::actors::oneshot::sync_once;
+use hub::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId};
+use hub::provision::{Provisioner, age, connector_metadata};
+use hub::sync::Progress;
+use platform::secret::Secret;
+use sim::confluence::{
     Api, ConfluenceSim, Dataset, Mutation, MutationAction, SimGroup, SimOptions, SimPermission,
     SimSpace, SimUser, SimVersion, Subject,
 };
-use confluence_hub::sync::Progress;
 
 use crate::support::{CapturedLogs, run_alone};
 
@@ -194,7 +190,7 @@ fn synced_grants(tenant: &TenantConfig, label: &str) -> BTreeSet<String> {
     let dir = std::env::temp_dir().join(format!(
         "hub-provisioning-{label}-{}-{}",
         std::process::id(),
-        confluence_hub::c1z::new_sync_id()
+        baton::c1z::new_sync_id()
     ));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let out = dir.join("sync.c1z");

@@ -6,13 +6,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use confluence_hub::sim::conductorone::{
+use sim::conductorone::{
     ConductorOneSim, PublicJwk, SimOptions as C1Options, SimTenant, SyncOptions, TaskState,
     gen_credentials,
 };
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
-};
+use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
 use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, temp_files, tenant};
 

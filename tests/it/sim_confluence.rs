@@ -8,13 +8,13 @@ use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use confluence_hub::sim::confluence::{
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use sim::confluence::{
     ADMINISTRATORS_GROUP, Api, ConfluenceSim, DEFAULT_ADMIN_TOKEN, Dataset, Faults,
     GenerateOptions, MutationAction, RateLimit, SimOptions, SimVersion, SpaceOverpaging, Subject,
     USERS_GROUP,
 };
-use reqwest::{Client, RequestBuilder, StatusCode};
-use serde_json::{Value, json};
 
 const RPC: &str = "/rpc/json-rpc/confluenceservice-v2";
 const USER_TOKEN: &str = "user-token";
@@ -22,7 +22,7 @@ const USER_TOKEN: &str = "user-token";
 fn client() -> Client {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {
-        confluence_hub::tls::install_crypto_provider();
+        platform::tls::install_crypto_provider();
     });
     Client::builder()
         .timeout(Duration::from_secs(20))

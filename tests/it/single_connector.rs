@@ -8,13 +8,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use confluence_hub::config::HubConfig;
-use confluence_hub::confluence::settings::Auth;
-use confluence_hub::sim::conductorone::{
+use confluence::settings::Auth;
+use hub::config::HubConfig;
+use sim::conductorone::{
     ConductorOneSim, EntitlementRef, ResourceRef, SimOptions as C1Options, SimTenant, SyncOptions,
     gen_credentials,
 };
-use confluence_hub::sim::confluence::{
+use sim::confluence::{
     ConfluenceSim, Dataset, GenerateOptions, MutationAction, SimOptions, SimVersion,
 };
 
@@ -107,7 +107,7 @@ fn skip_full_sync_writes_an_empty_full_sync_to_the_named_file() {
     );
     assert!(output.status.success(), "{}", text(&output));
     let file = dir.path().join("out/empty.c1z");
-    let reader = confluence_hub::c1z::C1zReader::open(&file).expect("a c1z");
+    let reader = baton::c1z::C1zReader::open(&file).expect("a c1z");
     assert!(reader.resources().unwrap().is_empty());
     assert!(!dir.path().join("sync.c1z").exists());
 }

@@ -66,7 +66,7 @@ pub fn free_port() -> u16 {
 }
 
 pub fn http_client() -> reqwest::Client {
-    confluence_hub::confluence::http::install_crypto_provider();
+    confluence::http::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
@@ -446,7 +446,7 @@ pub fn assert_reference_schema(ours: &Path, scratch: &Path) -> BTreeMap<String, 
 
 /// The resource ids (`type:id`) a c1z file holds.
 pub fn c1z_resource_ids(path: &Path) -> BTreeSet<String> {
-    let reader = confluence_hub::c1z::C1zReader::open(path).expect("a readable c1z");
+    let reader = baton::c1z::C1zReader::open(path).expect("a readable c1z");
     reader
         .resources()
         .unwrap()
@@ -459,7 +459,7 @@ pub fn c1z_resource_ids(path: &Path) -> BTreeSet<String> {
 }
 
 /// The resource ids a simulated Confluence's dataset should sync to.
-pub fn dataset_ids(dataset: &confluence_hub::sim::confluence::Dataset) -> BTreeSet<String> {
+pub fn dataset_ids(dataset: &sim::confluence::Dataset) -> BTreeSet<String> {
     let users = dataset
         .users
         .iter()

@@ -9,27 +9,25 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence_hub::baton::model::SpacePermission;
-use confluence_hub::baton::pb::c1::connector::v2::{
+use baton::c1z::{C1zReader, StoredGrant};
+use baton::model::SpacePermission;
+use baton::pb::c1::connector::v2::{
     Entitlement, GrantExpandable, GrantImmutable, GroupTrait, Resource, UserTrait,
     user_trait::status::Status,
 };
-use confluence_hub::c1z::{C1zReader, StoredGrant};
-use confluence_hub::config::{SyncSettings, TenantConfig, TenantId};
-use confluence_hub::confluence::settings::{Auth, ClientSettings};
-use confluence_hub::hub::instance::SyncReport;
-use confluence_hub::hub::oneshot::sync_once_scoped;
-use confluence_hub::secret::Secret;
-use confluence_hub::sim::conductorone::{
+use confluence::settings::{Auth, ClientSettings};
+use hub::actors::instance::SyncReport;
+use hub::actors::oneshot::sync_once_scoped;
+use hub::config::{SyncSettings, TenantConfig, TenantId};
+use hub::sync::{Progress, SkipReason, SyncScope};
+use platform::secret::Secret;
+use prost::Name;
+use reqwest::Url;
+use sim::conductorone::{
     ConductorOneSim, SimOptions as C1Options, SimTenant, SyncOptions as C1SyncOptions,
     gen_credentials,
 };
-use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion,
-};
-use confluence_hub::sync::{Progress, SkipReason, SyncScope};
-use prost::Name;
-use reqwest::Url;
+use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion};
 
 use crate::support::{HubProcess, TempDir};
 
@@ -60,7 +58,7 @@ fn tenant_config(sim: &ConfluenceSim, token: &str) -> TenantConfig {
 }
 
 fn admin_config(sim: &ConfluenceSim) -> TenantConfig {
-    tenant_config(sim, confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN)
+    tenant_config(sim, sim::confluence::DEFAULT_ADMIN_TOKEN)
 }
 
 /// A c1z's objects by id (resources as `type:id`), each id once.
@@ -932,10 +930,7 @@ async fn a_conductorone_task_without_skip_expand_grants_uploads_an_expanded_file
     let hub = HubProcess::start(
         dir.path(),
         &config,
-        &[(
-            "ACME_PAT",
-            confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN,
-        )],
+        &[("ACME_PAT", sim::confluence::DEFAULT_ADMIN_TOKEN)],
     );
 
     // One after the other: a tenant runs one sync at a time.
@@ -1036,7 +1031,7 @@ fn small_sim(version: SimVersion) -> ConfluenceSim {
     ConfluenceSim::start(SimOptions::new(version, dataset)).expect("start a Confluence simulator")
 }
 
-const ADMIN_PAT: &str = confluence_hub::sim::confluence::DEFAULT_ADMIN_TOKEN;
+const ADMIN_PAT: &str = sim::confluence::DEFAULT_ADMIN_TOKEN;
 
 #[test]
 fn syncing_an_unknown_instance_names_it_and_writes_nothing() {

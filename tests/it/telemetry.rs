@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use confluence_hub::telemetry::{self, LogFormat, TelemetryOptions, metrics};
+use hub::telemetry::{self, LogFormat, TelemetryOptions, metrics};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -909,9 +909,7 @@ fn grafana_dashboard_charts_every_metric_with_the_names_and_labels_of_the_metric
 /// the tenant on them, and `/metrics` parses.
 #[test]
 fn a_real_sync_reaches_the_collector_and_the_metrics_page() {
-    use confluence_hub::sim::confluence::{
-        ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion,
-    };
+    use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion};
 
     let receiver = OtlpReceiver::start();
     let dataset = Dataset::generate(&GenerateOptions {

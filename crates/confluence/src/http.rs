@@ -1,0 +1,195 @@
+//! Building the tenant's HTTP client: rustls with the ring provider, an
+//! optional extra CA, the request timeout and the `Authorization` header
+//! (marked sensitive so it never reaches a log).
+//!
+//! The system's root certificates are read and parsed once per process and
+//! shared by every tenant's client: left to reqwest, each client loads its own
+//! copy (about 85 KB and a parse of the whole system bundle per tenant, which
+//! `benches/hub_tenants.rs` showed growing with the tenant count). A tenant with
+//! a `ca_file` gets its own verifier: the system roots plus its CA.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+use rustls_platform_verifier::Verifier;
+
+use super::error::{ConfluenceError, ErrorKind};
+use super::settings::{Auth, ClientSettings};
+
+/// Connecting should never take as long as a slow page; cap it separately.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub use platform::tls::install_crypto_provider;
+
+/// The reqwest client for one tenant.
+pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, ConfluenceError> {
+    install_crypto_provider();
+    let setup =
+        |detail: String| ConfluenceError::new(&settings.tenant, ErrorKind::Setup { detail });
+
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(AUTHORIZATION, authorization(&settings.auth).map_err(setup)?);
+
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("confluence-hub/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout.min(MAX_CONNECT_TIMEOUT))
+        // A redirect is almost always a wrong base_url (http -> https, a
+        // missing context path, a login page); following it would hide that,
+        // so it surfaces as an error that says so.
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(settings.max_in_flight.max(1));
+    let tls = tls_config(settings.ca_pem.as_deref()).map_err(setup)?;
+    builder
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|err| setup(err.without_url().to_string()))
+}
+
+/// What reqwest would build for itself (TLS 1.2 and 1.3, ALPN h2 then
+/// http/1.1, the platform verifier), but over the shared system roots.
+fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    let provider = crypto_provider();
+    let verifier: Arc<dyn ServerCertVerifier> = match ca_pem {
+        None => system_verifier()?,
+        Some(pem) => {
+            let extra = ca_certificates(pem)?;
+            Arc::new(
+                Verifier::new_with_extra_roots(extra, provider.clone())
+                    .map_err(|err| format!("ca_file holds no usable certificate: {err}"))?,
+            )
+        }
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| format!("cannot set up TLS: {err}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The verifier over the system roots, built on first use and shared by
+/// every client of the process (the system bundle changes only with the image).
+fn system_verifier() -> Result<Arc<dyn ServerCertVerifier>, String> {
+    static SYSTEM: OnceLock<Result<Arc<Verifier>, String>> = OnceLock::new();
+    let verifier = SYSTEM.get_or_init(|| {
+        Verifier::new(crypto_provider()).map(Arc::new).map_err(|err| {
+            format!(
+                "cannot load the system's root certificates: {err}; install the ca-certificates package or set ca_file"
+            )
+        })
+    });
+    verifier
+        .clone()
+        .map(|verifier| verifier as Arc<dyn ServerCertVerifier>)
+}
+
+/// The process default (installed before any client is built), else ring.
+fn crypto_provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// The certificates of a PEM bundle.
+fn ca_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("ca_file holds no usable PEM certificate: {err}"))?;
+    if certificates.is_empty() {
+        return Err("ca_file holds no PEM certificate".to_owned());
+    }
+    Ok(certificates)
+}
+
+fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
+    let value = match auth {
+        Auth::Token(token) => format!("Bearer {}", token.expose()),
+        Auth::Basic { username, password } => {
+            let pair = format!("{username}:{}", password.expose());
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        }
+    };
+    let mut header = HeaderValue::from_str(&value).map_err(|_| {
+        "the token or password contains characters that cannot travel in an HTTP header \
+         (control characters or line breaks); check the secret's file or variable"
+            .to_owned()
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platform::secret::Secret;
+
+    /// A self-signed test CA (`openssl req -x509 -newkey ec`), no key kept.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBmTCCAT+gAwIBAgIUFs6/ZZeafdY0eBFCCyHYfIm8DfYwCgYIKoZIzj0EAwIw\n\
+ITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIgdGVzdCBDQTAgFw0yNjExMjYyMzQy\n\
+MzZaGA8yMTI2MTEwMjIzNDIzNlowITEfMB0GA1UEAwwWY29uZmx1ZW5jZS1odWIg\n\
+dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHapefvg32VzXWiGKSXV\n\
+JPNKpOJ4S874q3UN04AoXKIEScbVM2pwOvnotPWith09gRyenutHDctSwVZCHo0M\n\
+NcWjUzBRMB0GA1UdDgQWBBT9Zomq0sCRfog2LAMz9nVzYImNkTAfBgNVHSMEGDAW\n\
+gBT9Zomq0sCRfog2LAMz9nVzYImNkTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n\
+BAMCA0gAMEUCIQCIqEFghB0ukgottkUkqHtgmlF2FEe05S0holqgz8V/PgIgYQOx\n\
+eH8WLkldomYbCajobUnKNZ/jDW8y8VxFKIQJwzI=\n\
+-----END CERTIFICATE-----\n";
+
+    fn settings(ca_pem: Option<&str>) -> ClientSettings {
+        ClientSettings {
+            ca_pem: ca_pem.map(|pem| pem.as_bytes().to_vec()),
+            request_timeout: Duration::from_secs(5),
+            ..ClientSettings::new(
+                "acme",
+                "https://confluence.acme.example".parse().unwrap(),
+                Auth::Token(Secret::new("t".into())),
+            )
+        }
+    }
+
+    #[test]
+    fn an_extra_ca_is_trusted_and_a_bad_one_is_refused() {
+        assert!(build_client(&settings(Some(TEST_CA))).is_ok());
+        assert!(build_client(&settings(None)).is_ok());
+        for bad in [
+            "not a certificate",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = build_client(&settings(Some(bad))).unwrap_err();
+            assert_eq!(err.label(), "setup", "{err}");
+            assert!(err.to_string().contains("ca_file"), "{err}");
+        }
+    }
+
+    #[test]
+    fn basic_auth_is_base64_of_username_and_password() {
+        let auth = Auth::Basic {
+            username: "admin".into(),
+            password: Secret::new("s3cret!".into()),
+        };
+        let header = authorization(&auth).unwrap();
+        assert_eq!(header.to_str().unwrap(), "Basic YWRtaW46czNjcmV0IQ==");
+        assert!(header.is_sensitive());
+        assert_eq!(format!("{header:?}"), "Sensitive");
+    }
+
+    #[test]
+    fn a_token_with_a_line_break_is_refused_without_echoing_it() {
+        let err = authorization(&Auth::Token(Secret::new("abc\ndef".into()))).unwrap_err();
+        assert!(!err.contains("abc"), "{err}");
+    }
+}

@@ -1,0 +1,98 @@
+//! What one tenant's Confluence client needs, already validated (built by
+//! `config` from the TOML file, or directly by tests and the demo).
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::version::ConfluenceVersion;
+use platform::secret::Secret;
+
+/// The client's defaults, each with its reason; the config file's defaults
+/// for these keys are these.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Well under Confluence's default rate-limit fill rate (10/s) so one
+    /// tenant's sync never trips the server's limiter on its own.
+    pub const REQUESTS_PER_SECOND: f64 = 10.0;
+    /// Confluence's own bucket default is 50; 20 leaves room for other clients.
+    pub const BURST: u32 = 20;
+    /// Concurrent requests per tenant: enough to overlap latency, few enough
+    /// not to load a Confluence node.
+    pub const MAX_IN_FLIGHT: usize = 4;
+    /// Confluence caps user, group and member pages at 200 anyway.
+    pub const PAGE_SIZE: u32 = 200;
+    /// A Confluence node under load answers big pages slowly; 60 s is generous
+    /// without hanging a sync on a dead socket.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSettings {
+    /// The tenant id, carried into every error, log line and metric.
+    pub tenant: String,
+    /// Base URL without a trailing slash; may carry a context path (`/confluence`).
+    pub base_url: Url,
+    pub auth: Auth,
+    /// Extra PEM trust roots (an internal CA), read when the config was loaded.
+    pub ca_pem: Option<Vec<u8>>,
+    pub request_timeout: Duration,
+    pub requests_per_second: f64,
+    pub burst: u32,
+    pub max_in_flight: usize,
+    pub page_size: u32,
+    /// Skip detection and assume this version.
+    pub version: Option<ConfluenceVersion>,
+    pub retry: RetryPolicy,
+}
+
+impl ClientSettings {
+    /// Settings with the config file's defaults for everything but the
+    /// tenant, the base URL and the credentials; callers change what they
+    /// need with struct update syntax.
+    pub fn new(tenant: impl Into<String>, base_url: Url, auth: Auth) -> Self {
+        Self {
+            tenant: tenant.into(),
+            base_url,
+            auth,
+            ca_pem: None,
+            request_timeout: defaults::REQUEST_TIMEOUT,
+            requests_per_second: defaults::REQUESTS_PER_SECOND,
+            burst: defaults::BURST,
+            max_in_flight: defaults::MAX_IN_FLIGHT,
+            page_size: defaults::PAGE_SIZE,
+            version: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Auth {
+    /// Personal access token, sent as `Authorization: Bearer`.
+    Token(Secret),
+    /// Username and password, sent as `Authorization: Basic`.
+    Basic { username: String, password: Secret },
+}
+
+/// Retries on 429/502/503/504, connection errors and timeouts, bounded both in
+/// attempts and in total time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub max_elapsed: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            max_elapsed: Duration::from_secs(300),
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! One logical Confluence request: paced by the tenant's limiter, retried on
+//! transient failures, traced (a span with method, route template, status and
+//! retry count) and counted. Answers that are not transient come back as a
+//! [`Reply`] for `decode` to interpret.
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use tracing::Instrument as _;
+
+use super::error::{ConfluenceError, ErrorKind};
+use super::ratelimit::TenantLimiter;
+use super::retry::{RetryBudget, RetryReason};
+use super::route::Route;
+use super::settings::{ClientSettings, RetryPolicy};
+use super::stats::{ClientStats, Counters};
+use platform::metrics;
+
+/// Confluence's XSRF check passes REST writes carrying this header.
+const ATLASSIAN_TOKEN: HeaderName = HeaderName::from_static("x-atlassian-token");
+
+/// A request to send: method, route, query, optional JSON body. Its
+/// `Debug` leaves the body out: a new account's password travels in it.
+#[derive(Clone)]
+pub(crate) struct Request {
+    method: Method,
+    pub route: Route,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    idempotent: bool,
+}
+
+impl Request {
+    fn new(method: Method, route: Route) -> Self {
+        Self {
+            method,
+            route,
+            query: Vec::new(),
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    pub fn get(route: Route) -> Self {
+        Self::new(Method::GET, route)
+    }
+
+    pub fn put(route: Route) -> Self {
+        Self::new(Method::PUT, route)
+    }
+
+    pub fn delete(route: Route) -> Self {
+        Self::new(Method::DELETE, route)
+    }
+
+    /// A POST that may safely be repeated (JSON-RPC reads and idempotent writes).
+    pub fn post(route: Route) -> Self {
+        Self::new(Method::POST, route)
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: &serde_json::Value) -> Self {
+        self.body = Some(body.to_string().into_bytes());
+        self
+    }
+
+    /// Creates something: repeating it after the server may have acted
+    /// (a 502/503/504 or a timeout) could act twice, so only a 429 or a
+    /// failure to connect is retried.
+    pub fn not_idempotent(mut self) -> Self {
+        self.idempotent = false;
+        self
+    }
+
+    pub fn method_name(&self) -> &'static str {
+        method_name(&self.method)
+    }
+
+    fn is_write(&self) -> bool {
+        self.method != Method::GET
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("route", &self.route.template)
+            .field("body_bytes", &self.body.as_ref().map_or(0, Vec::len))
+            .field("idempotent", &self.idempotent)
+            .finish_non_exhaustive()
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// A final (non-transient) answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub method: &'static str,
+    pub route: &'static str,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub attempts: u32,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Why one attempt got no answer.
+enum Failure {
+    Status {
+        status: u16,
+        server_wait: Option<Duration>,
+    },
+    Timeout,
+    Connection {
+        detail: String,
+        before_sending: bool,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub tenant: String,
+    http: reqwest::Client,
+    /// The base URL as text, without a trailing slash.
+    base: String,
+    limiter: TenantLimiter,
+    retry: RetryPolicy,
+    timeout: Duration,
+    counters: Counters,
+}
+
+impl Transport {
+    pub fn new(settings: &ClientSettings, http: reqwest::Client) -> Self {
+        Self {
+            tenant: settings.tenant.clone(),
+            http,
+            base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
+            limiter: TenantLimiter::new(
+                settings.requests_per_second,
+                settings.burst,
+                settings.max_in_flight,
+            ),
+            retry: settings.retry.clone(),
+            timeout: settings.request_timeout,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.counters.snapshot()
+    }
+
+    pub fn error(&self, kind: ErrorKind) -> ConfluenceError {
+        ConfluenceError::new(&self.tenant, kind)
+    }
+
+    /// Sends `request`, retrying transient failures within the retry policy.
+    pub async fn send(&self, request: &Request) -> Result<Reply, ConfluenceError> {
+        let span = tracing::info_span!(
+            "confluence.request",
+            tenant = %self.tenant,
+            http.request.method = request.method_name(),
+            url.template = request.route.template,
+            http.response.status_code = tracing::field::Empty,
+            retries = tracing::field::Empty,
+        );
+        self.send_with_retries(request).instrument(span).await
+    }
+
+    async fn send_with_retries(&self, request: &Request) -> Result<Reply, ConfluenceError> {
+        let method = request.method_name();
+        let route = request.route.template;
+        let url = Url::parse(&format!("{}{}", self.base, request.route.path)).map_err(|err| {
+            self.error(ErrorKind::Setup {
+                detail: format!("cannot form a URL for {route}: {err}"),
+            })
+        })?;
+        let mut budget = RetryBudget::start(&self.retry);
+        loop {
+            let attempt = budget.begin_attempt();
+            let (permit, waited) = self.limiter.acquire().await;
+            if !waited.is_zero() {
+                self.counters.waited(waited);
+                metrics::rate_limit_wait(&self.tenant, waited);
+            }
+            let started = Instant::now();
+            let outcome = self.attempt(request, url.clone()).await;
+            drop(permit);
+            self.counters.request_sent();
+            let latency = started.elapsed();
+            let span = tracing::Span::current();
+            span.record("retries", attempt - 1);
+
+            let failure = match outcome {
+                Ok((status, headers, body)) => {
+                    span.record("http.response.status_code", status);
+                    metrics::confluence_request(&self.tenant, method, route, status, latency);
+                    let server_wait = self.limiter.observe(&headers);
+                    if status == 429 {
+                        self.counters.rate_limited();
+                    }
+                    let retryable = RetryReason::for_status(status).is_some()
+                        && (request.idempotent || status == 429);
+                    if !retryable {
+                        return Ok(Reply {
+                            method,
+                            route,
+                            status,
+                            headers,
+                            body,
+                            attempts: attempt,
+                        });
+                    }
+                    Failure::Status {
+                        status,
+                        server_wait,
+                    }
+                }
+                Err(err) => {
+                    // Status 0: no answer at all (refused, reset, timed out).
+                    metrics::confluence_request(&self.tenant, method, route, 0, latency);
+                    let failure = if err.is_timeout() {
+                        Failure::Timeout
+                    } else {
+                        Failure::Connection {
+                            detail: describe(&err),
+                            before_sending: err.is_connect(),
+                        }
+                    };
+                    let repeatable = request.idempotent
+                        || matches!(
+                            failure,
+                            Failure::Connection {
+                                before_sending: true,
+                                ..
+                            }
+                        );
+                    if !repeatable {
+                        return Err(self.exhausted(method, route, attempt, failure));
+                    }
+                    failure
+                }
+            };
+
+            let (reason, server_wait) = match &failure {
+                Failure::Status {
+                    status,
+                    server_wait,
+                } => (
+                    RetryReason::for_status(*status).unwrap_or(RetryReason::ServerBusy),
+                    *server_wait,
+                ),
+                Failure::Timeout => (RetryReason::Timeout, None),
+                Failure::Connection { .. } => (RetryReason::Connection, None),
+            };
+            let Some(delay) = budget.next_delay(server_wait, &mut rand::rng()) else {
+                return Err(self.exhausted(method, route, budget.attempts(), failure));
+            };
+            self.counters.retried();
+            metrics::confluence_retry(&self.tenant, reason.label());
+            tracing::debug!(
+                attempt,
+                reason = reason.label(),
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            if reason == RetryReason::RateLimited || server_wait.is_some() {
+                // The server said wait (a 429, or a Retry-After): the whole
+                // tenant waits, and the next `acquire` spends and counts it.
+                self.limiter.pause(delay);
+            } else {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        url: Url,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+        let mut builder = self.http.request(request.method.clone(), url);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        if request.is_write() {
+            builder = builder
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(ATLASSIAN_TOKEN, HeaderValue::from_static("no-check"));
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.into();
+        Ok((status, headers, body))
+    }
+
+    fn exhausted(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        attempts: u32,
+        failure: Failure,
+    ) -> ConfluenceError {
+        let kind = match failure {
+            Failure::Status {
+                status: 429,
+                server_wait,
+            } => ErrorKind::RateLimited {
+                method,
+                route,
+                attempts,
+                wait: server_wait.unwrap_or_default(),
+            },
+            Failure::Status { status, .. } => ErrorKind::Server {
+                method,
+                route,
+                status,
+                attempts,
+                hint: "",
+            },
+            Failure::Timeout => ErrorKind::Timeout {
+                method,
+                route,
+                attempts,
+                timeout: self.timeout,
+            },
+            Failure::Connection { detail, .. } => ErrorKind::Transport {
+                method,
+                route,
+                attempts,
+                detail,
+            },
+        };
+        self.error(kind)
+    }
+}
+
+/// A transport error with its causes, but without the URL (which may carry
+/// names; the route template identifies the request instead).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.is_empty() {
+        "the connection failed".to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_debug_leaves_the_body_out() {
+        let body = serde_json::json!({"userName": "jdoe", "password": "hunter2"});
+        let request = Request::post(Route::fixed("/rest/api/admin/user")).json(&body);
+        let text = format!("{request:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("jdoe"),
+            "{text}"
+        );
+        assert!(text.contains("/rest/api/admin/user"), "{text}");
+    }
+}

@@ -1,0 +1,465 @@
+//! The status board: what every tenant is doing, shared between the actors
+//! that update it and the admin endpoint that reads it (on another runtime).
+//! Never holds a secret: only ids, states, counts, times and error messages
+//! the error types already keep secret-free.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::telemetry::metrics;
+use conductorone::{RunnerStatus, SessionState};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantState {
+    Starting,
+    Idle,
+    Syncing,
+    Failing,
+    Degraded,
+    Stopped,
+}
+
+impl TenantState {
+    pub const ALL: [TenantState; 6] = [
+        Self::Starting,
+        Self::Idle,
+        Self::Syncing,
+        Self::Failing,
+        Self::Degraded,
+        Self::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Idle => "idle",
+            Self::Syncing => "syncing",
+            Self::Failing => "failing",
+            Self::Degraded => "degraded",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
+    Ok,
+    Error,
+    Cancelled,
+}
+
+impl SyncOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectCounts {
+    pub user: u64,
+    pub group: u64,
+    pub space: u64,
+    pub entitlement: u64,
+    pub grant: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LastSync {
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+    #[serde(with = "rfc3339")]
+    pub ended_at: SystemTime,
+    pub outcome: SyncOutcome,
+    pub duration_ms: u64,
+    pub counts: ObjectCounts,
+    /// Confluence requests, 429s and retries of this sync.
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retries: u64,
+    /// Time requests waited on the tenant's limiter and Retry-After, summed over requests.
+    pub rate_limit_wait_ms: u64,
+    /// Bytes of the finished c1z (0 when the sync failed).
+    pub file_size: u64,
+    pub trigger: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantStatus {
+    pub id: String,
+    pub state: TenantState,
+    /// Bumped each time the tenant's actor tree is (re)built.
+    pub generation: u64,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    #[serde(with = "rfc3339_option")]
+    pub next_sync_at: Option<SystemTime>,
+    pub last_sync: Option<LastSync>,
+    /// `"scheduler"` or `"conductorone"`.
+    pub mode: &'static str,
+    pub confluence_version: Option<String>,
+    /// Child actors restarted since the tenant started.
+    pub restarts: u32,
+    /// The ConductorOne session, for tenants in service mode.
+    pub conductorone: Option<C1Status>,
+}
+
+/// A tenant's ConductorOne session as `/status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct C1Status {
+    /// `starting`, `connected`, `stopped` or `failed`.
+    pub session: &'static str,
+    pub running_tasks: Vec<RunningC1Task>,
+    pub tasks_finished: u64,
+    pub consecutive_poll_failures: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunningC1Task {
+    pub id: String,
+    pub task_type: &'static str,
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+}
+
+impl From<&RunnerStatus> for C1Status {
+    fn from(status: &RunnerStatus) -> Self {
+        Self {
+            session: match status.state {
+                SessionState::Starting => "starting",
+                SessionState::Connected => "connected",
+                SessionState::Stopped => "stopped",
+                SessionState::Failed => "failed",
+            },
+            running_tasks: status
+                .running
+                .iter()
+                .map(|task| RunningC1Task {
+                    id: task.id.clone(),
+                    task_type: task.task_type,
+                    started_at: task.started_at,
+                })
+                .collect(),
+            tasks_finished: status.tasks_finished,
+            consecutive_poll_failures: status.consecutive_poll_failures,
+            last_error: status.last_error.clone(),
+        }
+    }
+}
+
+impl TenantStatus {
+    pub fn new(id: &str, generation: u64, mode: &'static str) -> Self {
+        Self {
+            id: id.to_owned(),
+            state: TenantState::Starting,
+            generation,
+            consecutive_failures: 0,
+            last_error: None,
+            next_sync_at: None,
+            last_sync: None,
+            mode,
+            confluence_version: None,
+            restarts: 0,
+            conductorone: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadStatus {
+    pub ok: bool,
+    pub error: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// Changed keys that take effect only after a restart.
+    pub needs_restart: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Board {
+    pub config_generation: u64,
+    pub last_reload: ReloadStatus,
+    pub replica: u32,
+    pub replicas: u32,
+    /// True once the config is loaded and every assigned tenant has started.
+    #[serde(skip)]
+    pub ready: bool,
+    #[serde(serialize_with = "tenants_as_list")]
+    pub tenants: BTreeMap<String, TenantStatus>,
+}
+
+fn tenants_as_list<S: serde::Serializer>(
+    tenants: &BTreeMap<String, TenantStatus>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(tenants.values())
+}
+
+/// Cheap to clone; all clones see the same board.
+#[derive(Clone)]
+pub struct StatusBoard(Arc<RwLock<Board>>);
+
+impl StatusBoard {
+    pub fn new(replica: u32, replicas: u32) -> Self {
+        Self(Arc::new(RwLock::new(Board {
+            config_generation: 0,
+            last_reload: ReloadStatus {
+                ok: true,
+                error: None,
+                at: SystemTime::now(),
+                needs_restart: Vec::new(),
+            },
+            replica,
+            replicas,
+            ready: false,
+            tenants: BTreeMap::new(),
+        })))
+    }
+
+    // A poisoned lock only means a writer panicked mid-update of plain data;
+    // the board stays usable, so recover the guard instead of propagating.
+    fn read(&self) -> RwLockReadGuard<'_, Board> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Board> {
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Board {
+        self.read().clone()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.read()).unwrap_or_default()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        let board = self.read();
+        board.ready
+            && board
+                .tenants
+                .values()
+                .all(|tenant| tenant.state != TenantState::Starting)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.write().ready = ready;
+    }
+
+    /// An applied config; `needs_restart` lists changed keys it cannot apply live.
+    pub fn record_reload(&self, generation: u64, needs_restart: Vec<&'static str>) {
+        let mut board = self.write();
+        board.config_generation = generation;
+        board.last_reload = ReloadStatus {
+            ok: true,
+            error: None,
+            at: SystemTime::now(),
+            needs_restart,
+        };
+    }
+
+    pub fn record_rejected_reload(&self, error: String) {
+        self.write().last_reload = ReloadStatus {
+            ok: false,
+            error: Some(error),
+            at: SystemTime::now(),
+            needs_restart: Vec::new(),
+        };
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<TenantStatus> {
+        self.read().tenants.get(id).cloned()
+    }
+
+    /// Adds or replaces a tenant's entry.
+    pub fn insert(&self, status: TenantStatus) {
+        publish_state(&status.id, None, status.state);
+        self.write().tenants.insert(status.id.clone(), status);
+    }
+
+    pub fn remove(&self, id: &str) {
+        if let Some(old) = self.write().tenants.remove(id) {
+            publish_state(id, Some(old.state), TenantState::Stopped);
+            metrics::tenant_state(id, TenantState::Stopped.as_str(), false);
+        }
+    }
+
+    /// Applies `change` to a tenant's entry, if it is on the board.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut TenantStatus)) {
+        let mut board = self.write();
+        if let Some(status) = board.tenants.get_mut(id) {
+            let before = status.state;
+            change(status);
+            if status.state != before {
+                publish_state(id, Some(before), status.state);
+            }
+        }
+    }
+
+    /// Records a finished sync and derives the tenant's state from it.
+    pub fn record_sync(&self, id: &str, sync: LastSync) {
+        self.update(id, |status| {
+            match sync.outcome {
+                SyncOutcome::Ok => {
+                    status.consecutive_failures = 0;
+                    status.last_error = None;
+                    status.state = TenantState::Idle;
+                }
+                SyncOutcome::Error => {
+                    status.consecutive_failures += 1;
+                    status.last_error = sync.error.clone();
+                    status.state = TenantState::Failing;
+                }
+                SyncOutcome::Cancelled => {
+                    status.state = if status.consecutive_failures > 0 {
+                        TenantState::Failing
+                    } else {
+                        TenantState::Idle
+                    };
+                }
+            }
+            if status.restarts >= DEGRADED_AFTER_RESTARTS {
+                status.state = TenantState::Degraded;
+            }
+            status.last_sync = Some(sync);
+        });
+    }
+}
+
+/// A tenant whose children had to be restarted this often is `degraded`.
+pub const DEGRADED_AFTER_RESTARTS: u32 = 5;
+
+fn publish_state(id: &str, before: Option<TenantState>, after: TenantState) {
+    if let Some(before) = before {
+        metrics::tenant_state(id, before.as_str(), false);
+    }
+    metrics::tenant_state(id, after.as_str(), true);
+}
+
+pub fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// RFC 3339 with millisecond precision, UTC.
+pub fn format_rfc3339(time: SystemTime) -> String {
+    let time = time::OffsetDateTime::from(time);
+    let millis = time
+        .replace_nanosecond(time.millisecond() as u32 * 1_000_000)
+        .unwrap_or(time);
+    millis
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_rfc3339(*time))
+    }
+}
+
+mod rfc3339_option {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(
+        time: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => s.serialize_str(&super::format_rfc3339(*time)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(outcome: SyncOutcome, error: Option<&str>) -> LastSync {
+        let now = SystemTime::now();
+        LastSync {
+            started_at: now,
+            ended_at: now,
+            outcome,
+            duration_ms: 5,
+            counts: ObjectCounts::default(),
+            requests: 3,
+            rate_limited: 0,
+            retries: 0,
+            rate_limit_wait_ms: 0,
+            file_size: 0,
+            trigger: "schedule".into(),
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn status_json_has_the_documented_shape() {
+        let board = StatusBoard::new(0, 1);
+        board.insert(TenantStatus::new("acme", 1, "scheduler"));
+        board.record_sync("acme", sync(SyncOutcome::Ok, None));
+        board.record_reload(3, Vec::new());
+        let json = board.to_json();
+        assert_eq!(json["config_generation"], 3);
+        assert_eq!(json["last_reload"]["ok"], true);
+        let tenant = &json["tenants"][0];
+        assert_eq!(tenant["id"], "acme");
+        assert_eq!(tenant["state"], "idle");
+        assert_eq!(tenant["last_sync"]["outcome"], "ok");
+        assert_eq!(tenant["last_sync"]["counts"]["grant"], 0);
+        assert!(tenant["next_sync_at"].is_null());
+        assert!(
+            tenant["last_sync"]["started_at"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+    }
+
+    #[test]
+    fn failures_count_up_and_reset_on_success() {
+        let board = StatusBoard::new(0, 1);
+        board.insert(TenantStatus::new("beta", 1, "scheduler"));
+        board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
+        board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
+        let status = board.tenant("beta").unwrap();
+        assert_eq!(
+            (status.state, status.consecutive_failures),
+            (TenantState::Failing, 2)
+        );
+        assert_eq!(status.last_error.as_deref(), Some("bad credentials"));
+        board.record_sync("beta", sync(SyncOutcome::Ok, None));
+        let status = board.tenant("beta").unwrap();
+        assert_eq!(
+            (status.state, status.consecutive_failures),
+            (TenantState::Idle, 0)
+        );
+    }
+
+    #[test]
+    fn readiness_waits_for_every_tenant_to_start() {
+        let board = StatusBoard::new(0, 1);
+        board.insert(TenantStatus::new("gamma", 1, "scheduler"));
+        board.set_ready(true);
+        assert!(!board.is_ready());
+        board.update("gamma", |status| status.state = TenantState::Idle);
+        assert!(board.is_ready());
+    }
+}

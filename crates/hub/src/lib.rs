@@ -1,0 +1,11 @@
+//! The hub: the validated `config`, the per-tenant `actors` (supervisor,
+//! Instance, fetchers, writer, scheduler, task loop), the `sync` job that
+//! turns one tenant into one c1z, `provision` (grant, revoke, create
+//! account), the `admin` HTTP plane and `telemetry`.
+
+pub mod actors;
+pub mod admin;
+pub mod config;
+pub mod provision;
+pub mod sync;
+pub mod telemetry;

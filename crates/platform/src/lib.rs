@@ -1,0 +1,7 @@
+//! What every crate of the hub builds on, and nothing else: secret values
+//! that can never be printed by accident, the process's TLS crypto provider,
+//! and the metric instruments every layer records into.
+
+pub mod metrics;
+pub mod secret;
+pub mod tls;

@@ -701,7 +701,7 @@ fn slash_membership(
 
 /// No version takes `/` in a REST path, and none documents a query-parameter
 /// membership write; JSON-RPC `addUserToGroup`/`removeUserFromGroup` serve
-/// every version (docs §6.1), so 8.5 and 10.2 behave alike.
+/// every version (docs/confluence-api-notes.md §8.1), so 8.5 and 10.2 behave alike.
 #[test]
 fn a_slash_group_membership_goes_through_json_rpc_on_8_5_and_10_2() {
     for version in [SimVersion::V8_5, SimVersion::V10_2] {

@@ -376,8 +376,8 @@ pub fn schema_of(database: &Path) -> BTreeMap<String, Table> {
     schema
 }
 
-/// What baton-sdk does when it opens an old file (docs/baton-wire.md §1.2,
-/// §1.3): ALTER TABLE ADD COLUMN for each newer column, CREATE INDEX IF NOT
+/// What baton-sdk does when it opens an old file (docs/data-model.md, Older
+/// files): ALTER TABLE ADD COLUMN for each newer column, CREATE INDEX IF NOT
 /// EXISTS for each newer index, CREATE TABLE IF NOT EXISTS for a missing table.
 pub const BATON_MIGRATIONS: &str = "
 alter table v1_sync_runs add column sync_type text not null default 'full';

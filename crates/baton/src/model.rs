@@ -96,7 +96,7 @@ const fn row(
     }
 }
 
-/// The slug ↔ legacy key ↔ REST operation table (docs/confluence-dc-api.md §5.4).
+/// The slug ↔ legacy key ↔ REST operation table (docs/data-model.md, Entitlements).
 const PERMISSIONS: [PermissionRow; 14] = {
     use SpacePermission::*;
     [

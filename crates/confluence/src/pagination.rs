@@ -105,7 +105,7 @@ pub(crate) const SPACES: Codec<Space> = Codec {
 pub(crate) enum OnMissing {
     Fail,
     /// `/rest/api/user/list` is not on every release: list the members of
-    /// every group instead (docs/confluence-dc-api.md §2.2c).
+    /// every group instead (docs/confluence-api-notes.md §2.2).
     ListGroupMembers,
 }
 

@@ -1,4 +1,4 @@
-//! The JSON shapes Confluence sends (docs/confluence-dc-api.md §1-§5), read
+//! The JSON shapes Confluence sends (docs/confluence-api-notes.md §1-§6), read
 //! leniently: every field the server may omit is optional, and conversion
 //! into the public records drops entries that carry no identity.
 

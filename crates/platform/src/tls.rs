@@ -1,8 +1,8 @@
 //! The process's TLS crypto provider. reqwest (`rustls-no-provider`) and
 //! tonic (`tls-ring`) both need rustls' process-wide provider installed
 //! before their first client or server; everything that builds one calls
-//! [`install_crypto_provider`] first. We use ring (docs/stack.md, the lean
-//! variant), so aws-lc is never compiled.
+//! [`install_crypto_provider`] first. We use ring (docs/decisions.md, ring
+//! not aws-lc), so aws-lc is never compiled.
 
 use std::sync::Once;
 

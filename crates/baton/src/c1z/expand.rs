@@ -1,4 +1,4 @@
-//! Grant expansion (docs/baton-wire.md §1.6), for syncs whose task asks the
+//! Grant expansion (docs/data-model.md, Grants), for syncs whose task asks the
 //! connector to expand (`skip_expand_grants = false`): every principal holding
 //! a grant's source entitlement (named in its `expansion` column) also gets
 //! the grant's entitlement. It runs inside the writer as SQL over the stored

@@ -1,4 +1,4 @@
-//! The v1 envelope (docs/baton-wire.md §1.1): the 5 bytes `C1ZF\0`, then one
+//! The v1 envelope (docs/data-model.md, Envelope): the 5 bytes `C1ZF\0`, then one
 //! zstd frame holding the SQLite file. Both directions stream: nothing larger
 //! than the codec's buffers is ever held in memory. Reading enforces Baton's
 //! decoder limits before and while decoding.

@@ -1,4 +1,4 @@
-//! Sync ids: KSUIDs as Baton generates them (docs/baton-wire.md §1.5) — 4
+//! Sync ids: KSUIDs as Baton generates them (docs/data-model.md, The sync run) — 4
 //! bytes of seconds since the KSUID epoch and 16 random bytes, written as 27
 //! base62 characters, so ids sort by creation time.
 

@@ -1,4 +1,4 @@
-//! The Baton `.c1z` file (docs/baton-wire.md §1): a `C1ZF\0` header and one
+//! The Baton `.c1z` file (docs/data-model.md, What a c1z holds): a `C1ZF\0` header and one
 //! zstd frame of a SQLite database with the `v1_*` tables. [`C1zWriter`]
 //! builds one sync into such a file, crash-safe; [`C1zReader`] opens one
 //! (ours or the reference connector's) for tests and `confluence-hub inspect`.

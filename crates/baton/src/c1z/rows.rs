@@ -1,4 +1,4 @@
-//! Baton objects → c1z rows (docs/baton-wire.md §1.3, §1.4, §1.6): the key
+//! Baton objects → c1z rows (docs/data-model.md, Tables and keys): the key
 //! columns each table derives from its object, the deterministic protobuf
 //! blob, and the grant's `GrantExpandable` moved into the `expansion` column.
 //! Objects missing a key field are refused here, before anything is written.

@@ -1,4 +1,5 @@
-//! The SQLite schema of a v1 c1z, exactly as docs/baton-wire.md §1.3 lists it:
+//! The SQLite schema of a v1 c1z, exactly as the newest Baton SDK creates it
+//! (docs/data-model.md, Tables and keys):
 //! the newest columns and indexes (migration-added and HEAD-only ones
 //! included) written from the start, index names as Baton spells them
 //! (including the two swapped `v1_resources` names), tables created in

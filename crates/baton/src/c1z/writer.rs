@@ -32,7 +32,7 @@ const LOAD_CACHE_KIB: i64 = 8 * 1024;
 /// 190 MiB (benches/c1z_write.rs).
 const INDEX_CACHE_KIB: i64 = 64 * 1024;
 /// Grant expansion stops past this database size: 10 GiB is the most the
-/// newest Baton SDK decodes (docs/baton-wire.md §1.1), so a bigger file
+/// newest Baton SDK decodes (docs/data-model.md, Envelope), so a bigger file
 /// would be refused anyway.
 const MAX_EXPANDED_DATABASE_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 /// How much of the compressed output an injected compression failure lets through.
@@ -236,7 +236,7 @@ impl C1zWriter {
     }
 
     /// Stores grants; a `GrantExpandable` annotation moves into the
-    /// `expansion` column (docs/baton-wire.md §1.6).
+    /// `expansion` column (docs/data-model.md, Grant expansion in the file).
     pub fn put_grants(&mut self, items: &[Grant]) -> Result<(), C1zError> {
         self.check_usable()?;
         self.check_not_skipped("grants")?;

@@ -1,4 +1,4 @@
-//! The multi-tenant actor runtime, shaped as DESIGN.md draws it: a
+//! The multi-tenant actor runtime (docs/architecture.md, The actor tree): a
 //! Supervisor owning one Instance per tenant, each with its fetchers and a
 //! Scheduler or ConductorOne task loop; a SyncArbiter pool for the blocking
 //! c1z work; reload as a diff; graceful shutdown.

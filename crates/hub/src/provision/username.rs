@@ -1,5 +1,5 @@
 //! The usernames Confluence accepts for new accounts, checked before asking
-//! it (docs/confluence-dc-api.md §2.7): no whitespace, no upper-case letters,
+//! it (docs/confluence-api-notes.md §2.6): no whitespace, no upper-case letters,
 //! none of `\ , + < > ' "`, and not `anonymous`. Refusing upper case here
 //! avoids depending on how a server would fold it.
 

@@ -8,8 +8,8 @@
 //!   Exporters are built on a dedicated multi-thread tokio runtime (the "control plane"
 //!   runtime, owned by the returned [`TelemetryGuard`] unless one is passed in), never on an
 //!   actix arbiter: an exporter bound to an arbiter stalls whenever that arbiter blocks, and its
-//!   spans are lost (docs/stack.md). The admin HTTP server can share that runtime through
-//!   [`TelemetryGuard::runtime`].
+//!   spans are lost (docs/architecture.md, Threads and runtimes). The admin HTTP server can
+//!   share that runtime through [`TelemetryGuard::runtime`].
 //! - Short commands (`sync`, `check`) call [`init_cli_logging`], which only installs the log
 //!   subscriber, or [`init`] when the config names a collector.
 //! - Either may run once per process; a second call fails with

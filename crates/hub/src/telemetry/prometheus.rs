@@ -1,6 +1,7 @@
 //! The `/metrics` page: a pull reader on the global meter provider and a renderer for the
 //! Prometheus text exposition format 0.0.4, written here rather than taken from the
-//! `prometheus` crate, which would bring `protobuf` and a second `thiserror` (docs/stack.md).
+//! `prometheus` crate, which would bring `protobuf` and a second `thiserror` (docs/decisions.md,
+//! No `prometheus` crate).
 //!
 //! Names follow the OpenTelemetry-to-Prometheus compatibility rules: characters outside
 //! `[a-zA-Z0-9_:]` become `_`; the unit is appended (`s` → `_seconds`, `By` → `_bytes`, `1`

@@ -1,7 +1,7 @@
 //! Who is calling, decided the way Confluence's Seraph filter decides it: a
 //! known PAT or a correct basic-auth password gives that user; an unknown PAT
 //! or no credentials give the anonymous user (not an error); a wrong password
-//! is refused with `401` and an HTML page (doc §1.2).
+//! is refused with `401` and an HTML page (docs/confluence-api-notes.md §1).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

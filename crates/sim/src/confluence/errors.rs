@@ -1,6 +1,6 @@
 //! The error bodies Confluence sends, each in its own format: the JSON
 //! `RestError`, the XML `<status>` of some endpoints, the HTML of Seraph's
-//! login denials (doc §8).
+//! login denials (docs/confluence-api-notes.md §10).
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,6 +1,6 @@
 //! A Confluence Data Center simulator (8.5, 9.2, 10.2) with the real server's
 //! quirks, rate limiting and fault injection, for tests, benchmarks and the
-//! demo. It is an independent implementation of docs/confluence-dc-api.md and
+//! demo. It is an independent implementation of what docs/confluence-api-notes.md records, and
 //! shares no code with the hub's Confluence client.
 //!
 //! Layout: `dataset` and `generator` make the data, `state` indexes it and

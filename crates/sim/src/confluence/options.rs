@@ -1,6 +1,6 @@
 //! How a simulated instance is set up: version, data, credentials, rate
-//! limiting, fault injection, and the behaviours the API doc leaves uncertain
-//! ([`Quirks`]), each a switch with the doc's best guess as default.
+//! limiting, fault injection, and the behaviours docs/confluence-api-notes.md §12 lists as
+//! uncertain ([`Quirks`]), each a switch with the likeliest behaviour as default.
 
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ pub struct SimOptions {
 
 impl SimOptions {
     /// An instance of `version` serving `dataset`, without rate limiting or
-    /// faults, with the doc's default behaviours.
+    /// faults, with the default [`Quirks`].
     pub fn new(version: SimVersion, dataset: Dataset) -> Self {
         Self {
             version,
@@ -68,7 +68,7 @@ impl SimOptions {
     }
 }
 
-/// The per-user token bucket of Confluence DC rate limiting (doc §7).
+/// The per-user token bucket of Confluence DC rate limiting (docs/confluence-api-notes.md §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     /// Bucket size ("Max requests"), sent as `X-RateLimit-Limit`.
@@ -92,12 +92,13 @@ impl Default for RateLimit {
     }
 }
 
-/// Behaviours the doc marks uncertain or version-dependent. Defaults are the
-/// doc's best guess (or what the reference fixture shows).
+/// Behaviours docs/confluence-api-notes.md §12 lists as uncertain or version-dependent.
+/// Defaults are the likeliest behaviour (or what the reference fixture shows).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Quirks {
-    /// Silent cap on `limit` for users, groups, members and memberof (doc §2.3: 200).
+    /// Silent cap on `limit` for users, groups, members and memberof
+    /// (docs/confluence-api-notes.md §3: 200).
     pub page_cap: usize,
     /// Silent cap on `limit` for `/rest/api/space` (the real value is unknown).
     pub space_page_cap: usize,
@@ -124,7 +125,8 @@ pub struct Quirks {
     pub rest_permission_denied_status: u16,
     /// `.../permissions/anonymous` answers `404` (seen on some 9.x builds).
     pub anonymous_permission_endpoint_missing: bool,
-    /// Success status of REST permission grant/revoke/replace (doc: "a 2xx").
+    /// Success status of REST permission grant/revoke/replace
+    /// (docs/confluence-api-notes.md §6.3: "some 2xx").
     pub rest_permission_write_status: u16,
     /// HTTP status of a light-mode JSON-RPC error (full mode always answers 200).
     pub rpc_light_error_status: u16,
@@ -184,11 +186,13 @@ pub enum SpaceVisibility {
     /// Confluence admins see every space; others those they can VIEWSPACE.
     /// The reference sync (8.5) listed spaces its admin had no VIEWSPACE on.
     AdminsSeeAll,
-    /// Everyone, admins included, sees only spaces they can VIEWSPACE (doc §4.1 [M]).
+    /// Everyone, admins included, sees only spaces they can VIEWSPACE
+    /// (docs/confluence-api-notes.md §5).
     ViewPermissionOnly,
 }
 
-/// `userName` of a deleted user's permission row over JSON-RPC (doc §5.3 [L]).
+/// `userName` of a deleted user's permission row over JSON-RPC
+/// (docs/confluence-api-notes.md §6.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnknownUserRpcName {
@@ -200,7 +204,7 @@ pub enum UnknownUserRpcName {
     UserKey,
 }
 
-/// `/rest/api/user?key=` for a deleted user's key (doc §2.1 [L]).
+/// `/rest/api/user?key=` for a deleted user's key (docs/confluence-api-notes.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnknownUserLookup {
@@ -210,7 +214,7 @@ pub enum UnknownUserLookup {
     NotFound,
 }
 
-/// The JSON spelling of `expand=status` (doc §2.6 [L]).
+/// The JSON spelling of `expand=status` (docs/confluence-api-notes.md §2.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserStatusStyle {
@@ -220,7 +224,7 @@ pub enum UserStatusStyle {
     Words,
 }
 
-/// Lookup order of JSON-RPC `remoteEntityName` (doc §5.3 [L]).
+/// Lookup order of JSON-RPC `remoteEntityName` (docs/confluence-api-notes.md §6.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum RpcEntityOrder {

@@ -1,7 +1,7 @@
 //! Offset pagination exactly as Confluence pages: a silent cap on `limit`
 //! (echoed back), `size` = results on the page, and `_links.next` computed
 //! from the *requested* limit, so a client that follows it after a cap skips
-//! records (doc §2.3).
+//! records (docs/confluence-api-notes.md §3).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;

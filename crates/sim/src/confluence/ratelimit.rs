@@ -1,7 +1,7 @@
 //! Confluence Data Center rate limiting: one token bucket per user, the
 //! `X-RateLimit-*` and `Retry-After` headers on every authenticated response,
 //! and `429` with `{"message":"Rate limit exceeded."}` when the bucket is empty
-//! (doc §7).
+//! (docs/confluence-api-notes.md §9).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

@@ -1,5 +1,5 @@
 //! The Confluence versions the simulator imitates and which endpoints each one
-//! has (docs/confluence-dc-api.md §10 and §12).
+//! has (docs/confluence-api-notes.md §11).
 
 use std::fmt;
 use std::str::FromStr;
@@ -78,8 +78,8 @@ impl SimVersion {
     }
 
     /// The full version the simulator reports. The patch levels are the
-    /// simulator's choice: the doc names 8.5.16/17 (member reads need admin)
-    /// and 10.2.10 (JSON-RPC websudo page) as observed builds.
+    /// simulator's choice: docs/confluence-api-notes.md §11 names 8.5.16+ (member
+    /// reads need admin) and 10.2.10 (JSON-RPC websudo page) as observed builds.
     pub fn full_version(self) -> &'static str {
         match self {
             Self::V8_5 => "8.5.17",

@@ -1,7 +1,7 @@
 //! The admin REST API of 8.4+: create users (with the licence, duplicate and
-//! username checks of doc §2.7/§6.2), update, change password, disable and
-//! enable (idempotent), delete (an asynchronous long task), and create or
-//! delete groups.
+//! username checks of docs/confluence-api-notes.md §2.6 and §8.2), update, change
+//! password, disable and enable (idempotent), delete (an asynchronous long
+//! task), and create or delete groups.
 
 use std::sync::Arc;
 

@@ -185,7 +185,7 @@ pub(crate) struct Done {
     pub response: Response,
 }
 
-/// Reads of users and groups need a licensed user (doc §1.2: anonymous and
+/// Reads of users and groups need a licensed user (docs/confluence-api-notes.md §1: anonymous and
 /// unlicensed callers get `403`).
 pub(crate) fn licensed_caller(state: &State, caller: &Caller) -> Result<usize, Failure> {
     caller

@@ -2,7 +2,7 @@
 //! modes: light (method in the path, JSON array of positional arguments, bare
 //! result) and JSON-RPC 2.0. It needs `Content-Type: application/json` and
 //! the Remote API switch; errors come back inside the body, usually with 200.
-//! Space permissions here speak usernames, not keys (doc §5.2, §5.3).
+//! Space permissions here speak usernames, not keys (docs/confluence-api-notes.md §6.2).
 
 mod methods;
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 /// Where a secret comes from, as written in the config file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -50,17 +51,18 @@ impl SecretRef {
 }
 
 /// A loaded secret value. `Debug` and `Display` print `[redacted]`; the value
-/// is reachable only through [`Secret::expose`], which makes every use visible.
+/// is reachable only through [`Secret::expose`], which makes every use visible,
+/// and its memory is overwritten with zeros when the secret is dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(value: String) -> Self {
-        Self(value)
+        Self(Zeroizing::new(value))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 

@@ -9,7 +9,9 @@ use prost_types::value::Kind;
 use rand::rngs::StdRng;
 
 use super::encrypt::{self, ConfigError, Sealer};
-use super::error::{failed_precondition, from_confluence, invalid_argument, unimplemented};
+use super::error::{
+    failed_precondition, from_confluence, internal, invalid_argument, unimplemented,
+};
 use super::outcome::Done;
 use super::{password, user, username};
 use crate::sync::users::record;
@@ -150,7 +152,6 @@ pub(super) fn parse(
 pub(super) async fn create(
     client: &ConfluenceClient,
     request: Request,
-    rng: &mut StdRng,
 ) -> Result<(CreateAccountResponse, Done), TaskError> {
     let Request { new_user, sealers } = request;
     let user_key = match client.create_user(&new_user).await {
@@ -164,8 +165,8 @@ pub(super) async fn create(
     let encrypted_data = match &new_user.password {
         Some(password) => sealers
             .iter()
-            .map(|sealer| seal(sealer, &new_user.username, password, rng))
-            .collect(),
+            .map(|sealer| seal(client.tenant(), sealer, &new_user.username, password))
+            .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
     let response = CreateAccountResponse {
@@ -205,17 +206,26 @@ async fn already_exists(
 }
 
 fn seal(
+    tenant: &str,
     sealer: &Sealer,
     username: &str,
     password: &Secret,
-    rng: &mut StdRng,
-) -> baton::pb::c1::connector::v2::EncryptedData {
-    sealer.seal(
-        PASSWORD_NAME,
-        &format!("Confluence password of {username}"),
-        password,
-        rng,
-    )
+) -> Result<baton::pb::c1::connector::v2::EncryptedData, TaskError> {
+    sealer
+        .seal(
+            PASSWORD_NAME,
+            &format!("Confluence password of {username}"),
+            password,
+        )
+        .map_err(|err| {
+            internal(
+                tenant,
+                format!(
+                    "the account `{username}` was created but its password could not be \
+                     sealed ({err}); reset the password in Confluence"
+                ),
+            )
+        })
 }
 
 /// The new account as Confluence shows it, or as it was asked for when the

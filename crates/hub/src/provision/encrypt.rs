@@ -6,10 +6,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::CryptoRng;
 use serde::Deserialize;
 
-use super::age::{self, Ed25519Recipient};
+use super::age::{self, AgeError, Ed25519Recipient};
 use baton::pb::c1::connector::v2::encryption_config::Config;
 use baton::pb::c1::connector::v2::{EncryptedData, EncryptionConfig};
 use conductorone::credentials::ed25519_jwk_thumbprint;
@@ -99,16 +98,17 @@ impl Sealer {
         })
     }
 
-    /// `secret` sealed for this config's key, as ConductorOne expects it.
+    /// `secret` sealed for this config's key, as ConductorOne expects it. The
+    /// randomness (file key, ephemeral share, payload nonce) comes from the
+    /// operating system's CSPRNG inside the `age` crate.
     pub(super) fn seal(
         &self,
         name: &str,
         description: &str,
         secret: &Secret,
-        rng: &mut impl CryptoRng,
-    ) -> EncryptedData {
-        let file = age::encrypt(&self.recipient, secret.expose().as_bytes(), rng);
-        EncryptedData {
+    ) -> Result<EncryptedData, AgeError> {
+        let file = age::encrypt(&self.recipient, secret.expose().as_bytes())?;
+        Ok(EncryptedData {
             provider: PROVIDER.to_owned(),
             // Older readers look at the deprecated single key id.
             key_id: self.key_id.clone(),
@@ -117,15 +117,13 @@ impl Sealer {
             schema: String::new(),
             encrypted_bytes: STANDARD.encode(file).into_bytes(),
             key_ids: vec![self.key_id.clone()],
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::SigningKey;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
 
     use super::*;
     use baton::pb::c1::connector::v2::encryption_config::JwkPublicKeyConfig;
@@ -150,13 +148,9 @@ mod tests {
     fn a_sealed_secret_opens_with_the_private_key_and_names_the_thumbprint() {
         let seed = [21; 32];
         let sealers = sealers(&[config(PROVIDER, &ed25519_jwk(seed))]).unwrap();
-        let mut rng = StdRng::seed_from_u64(1);
-        let sealed = sealers[0].seal(
-            "password",
-            "the password",
-            &Secret::new("s3cr3t!".into()),
-            &mut rng,
-        );
+        let sealed = sealers[0]
+            .seal("password", "the password", &Secret::new("s3cr3t!".into()))
+            .unwrap();
         assert_eq!(sealed.provider, "baton/jwk/v1");
         assert_eq!(sealed.name, "password");
         let file = STANDARD.decode(&sealed.encrypted_bytes).unwrap();

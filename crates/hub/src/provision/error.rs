@@ -48,7 +48,7 @@ pub(super) fn unknown_user(tenant: &str, user_key: &str) -> TaskError {
     .non_retryable()
 }
 
-/// An unexpected local failure (the random number generator).
+/// An unexpected local failure (the random number generator, sealing a password).
 pub(super) fn internal(tenant: &str, message: impl AsRef<str>) -> TaskError {
     TaskError::new(
         Code::Internal,

@@ -170,7 +170,7 @@ impl Provisioner {
                 )
             })?;
             let request = account::parse(&self.tenant, &task, &mut rng)?;
-            account::create(&self.client, request, &mut rng).await
+            account::create(&self.client, request).await
         }
         .await;
         call.record(result)

@@ -2,10 +2,12 @@
 //! Baton SDK's rule: `min_count` characters from each constraint's `char_set`
 //! (with no constraints: one upper-case letter, one lower-case letter, one
 //! digit, one symbol), the rest from all four sets, then shuffled. Every draw
-//! comes from a cryptographically secure generator.
+//! comes from a cryptographically secure generator, and every buffer that holds
+//! the password is zeroized when dropped.
 
 use rand::CryptoRng;
 use rand::seq::{IndexedRandom, SliceRandom};
+use zeroize::Zeroizing;
 
 use baton::pb::c1::connector::v2::credential_options::RandomPassword;
 use platform::secret::Secret;
@@ -63,7 +65,8 @@ pub(super) fn generate(
         });
     }
     let filler: Vec<char> = [UPPER, LOWER, DIGITS, SYMBOLS].concat().chars().collect();
-    let mut password: Vec<char> = Vec::with_capacity(length);
+    // Sized up front: a reallocation would leave an unzeroized copy behind.
+    let mut password: Zeroizing<Vec<char>> = Zeroizing::new(Vec::with_capacity(length));
     for (set, count) in &required {
         for _ in 0..*count {
             password.extend(set.choose(rng));
@@ -73,7 +76,9 @@ pub(super) fn generate(
         password.extend(filler.choose(rng));
     }
     password.shuffle(rng);
-    Ok(Secret::new(password.into_iter().collect()))
+    let mut text = String::with_capacity(password.iter().map(|c| c.len_utf8()).sum());
+    text.extend(password.iter());
+    Ok(Secret::new(text))
 }
 
 #[cfg(test)]

@@ -1,24 +1,16 @@
 //! age v1 (`age-encryption.org/v1`) files for one `ssh-ed25519` recipient:
 //! how a new account's password travels back to ConductorOne (provider
-//! `baton/jwk/v1`). Built from the age specification on small primitives;
-//! [`decrypt`] is the inverse, for tests and for whoever holds the private key.
+//! `baton/jwk/v1`). The format and the recipient come from the `age` crate;
+//! this module only turns the JWK's raw Ed25519 key into its SSH form and maps
+//! the crate's errors. [`decrypt`] is the inverse, for tests and the demo.
 
-mod header;
-mod ssh_ed25519;
-mod stream;
+mod openssh;
 #[cfg(test)]
 mod tests;
 
-use hkdf::Hkdf;
-use rand::CryptoRng;
-use sha2::Sha256;
+use std::str::FromStr;
 
-use self::ssh_ed25519::Ed25519Identity;
-pub use self::ssh_ed25519::Ed25519Recipient;
-
-/// A file key is 128 bits of CSPRNG output, fresh for every file.
-const FILE_KEY_LEN: usize = 16;
-type FileKey = [u8; FILE_KEY_LEN];
+use ed25519_dalek::VerifyingKey;
 
 /// Why a file could not be written or read. Messages never contain key
 /// material or plaintext.
@@ -26,8 +18,10 @@ type FileKey = [u8; FILE_KEY_LEN];
 pub enum AgeError {
     #[error("the Ed25519 public key is not a usable curve point")]
     InvalidPublicKey,
-    #[error("not an age v1 file: {0}")]
-    Malformed(&'static str),
+    #[error("the age file could not be written: {0}")]
+    Encrypt(String),
+    #[error("not an age v1 file that an ssh-ed25519 key can open")]
+    Malformed,
     #[error("no recipient stanza in the file is addressed to this key")]
     NoMatch,
     #[error("the file key does not unwrap: the stanza is damaged")]
@@ -38,54 +32,51 @@ pub enum AgeError {
     Payload,
 }
 
-/// Encrypts `plaintext` to `recipient` as a binary age file.
-pub fn encrypt(
-    recipient: &Ed25519Recipient,
-    plaintext: &[u8],
-    rng: &mut impl CryptoRng,
-) -> Vec<u8> {
-    let mut file_key: FileKey = [0; FILE_KEY_LEN];
-    rng.fill_bytes(&mut file_key);
-    let stanza = recipient.wrap(&file_key, rng);
-    let mut file = header::encode(&[stanza], &file_key);
-    let mut nonce = [0; stream::NONCE_LEN];
-    rng.fill_bytes(&mut nonce);
-    file.extend(stream::encrypt(&file_key, &nonce, plaintext));
-    file
+/// An Ed25519 public key to encrypt to, as age's `ssh-ed25519` recipient.
+#[derive(Clone, Debug)]
+pub struct Ed25519Recipient(age::ssh::Recipient);
+
+impl Ed25519Recipient {
+    /// From the 32 bytes of an Ed25519 public key (a JWK's `x`). Keys that are
+    /// not on the curve, or of small order, would leak the file key and are refused.
+    pub fn new(public_key: [u8; 32]) -> Result<Self, AgeError> {
+        let point =
+            VerifyingKey::from_bytes(&public_key).map_err(|_| AgeError::InvalidPublicKey)?;
+        if point.is_weak() {
+            return Err(AgeError::InvalidPublicKey);
+        }
+        age::ssh::Recipient::from_str(&openssh::public_key_line(&public_key))
+            .map(Self)
+            .map_err(|_| AgeError::InvalidPublicKey)
+    }
+}
+
+/// Encrypts `plaintext` to `recipient` as a binary age file. The crate draws
+/// the file key and the ephemeral share from the operating system's CSPRNG and
+/// zeroizes the file key when it is done with it.
+pub fn encrypt(recipient: &Ed25519Recipient, plaintext: &[u8]) -> Result<Vec<u8>, AgeError> {
+    age::encrypt(&recipient.0, plaintext).map_err(|err| AgeError::Encrypt(err.to_string()))
 }
 
 /// Decrypts a binary age file with the Ed25519 private key `seed` (the JWK's `d`).
 pub fn decrypt(seed: &[u8; 32], file: &[u8]) -> Result<Vec<u8>, AgeError> {
-    let identity = Ed25519Identity::from_seed(seed);
-    let (file_key, payload) = open_header(&identity, file)?;
-    stream::decrypt(&file_key, payload)
+    let pem = openssh::private_key_pem(seed);
+    let identity = age::ssh::Identity::from_buffer(pem.as_bytes(), None)
+        // Unreachable for a key we encoded ourselves; reported, not unwrapped.
+        .map_err(|_| AgeError::InvalidPublicKey)?;
+    open(&identity, file)
 }
 
-/// Unwraps the file key from the first stanza addressed to `identity` and
-/// checks the header MAC with it; returns the key and the payload.
-fn open_header<'a>(
-    identity: &Ed25519Identity,
-    file: &'a [u8],
-) -> Result<(FileKey, &'a [u8]), AgeError> {
-    let parsed = header::parse(file)?;
-    let mut file_key = None;
-    for stanza in &parsed.stanzas {
-        if let Some(key) = identity.unwrap(stanza)? {
-            file_key = Some(key);
-            break;
+/// Decrypts `file` with any age identity, with the crate's errors mapped to ours.
+fn open(identity: &impl age::Identity, file: &[u8]) -> Result<Vec<u8>, AgeError> {
+    age::decrypt(identity, file).map_err(|err| match err {
+        age::DecryptError::NoMatchingKeys => AgeError::NoMatch,
+        age::DecryptError::InvalidMac => AgeError::HeaderMac,
+        age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
+            AgeError::Unwrap
         }
-    }
-    let file_key = file_key.ok_or(AgeError::NoMatch)?;
-    header::verify_mac(&parsed, &file_key)?;
-    Ok((file_key, parsed.payload))
-}
-
-/// HKDF-SHA-256 with a 32-byte output, the only length age uses.
-fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
-    let mut okm = [0; 32];
-    Hkdf::<Sha256>::new(Some(salt), ikm)
-        .expand(info, &mut okm)
-        // Infallible: HKDF-SHA-256 yields up to 255 × 32 bytes; we ask for 32.
-        .expect("32 bytes is within HKDF-SHA-256's output limit");
-    okm
+        // The STREAM reader reports a damaged or truncated payload as an I/O error.
+        age::DecryptError::Io(_) => AgeError::Payload,
+        _ => AgeError::Malformed,
+    })
 }

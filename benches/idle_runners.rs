@@ -17,6 +17,7 @@ use confluence_hub::baton::pb::c1::connector::v2::{
     GrantManagerServiceRevokeResponse,
 };
 use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
+use confluence_hub::conductorone::credentials::ClientCredentials;
 use confluence_hub::conductorone::settings::C1Settings;
 use confluence_hub::conductorone::task::{
     CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
@@ -26,6 +27,7 @@ use confluence_hub::conductorone::{
     TaskRunner,
 };
 use confluence_hub::sim::conductorone::{SimTenant, TenantsFile, gen_credentials};
+use confluence_hub::tls::CaCertificates;
 
 /// Idle runners are never handed work; every call is refused.
 struct IdleHandler;
@@ -171,7 +173,7 @@ fn main() {
         settings.push((name, client_id, client_secret));
     }
     let simulator = start_simulator(&dir, &tenants, &next_poll);
-    let ca_pem = std::fs::read(dir.join("ca.pem")).unwrap();
+    let ca = Arc::new(CaCertificates::from_pem(std::fs::read(dir.join("ca.pem")).unwrap()).unwrap());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -185,9 +187,9 @@ fn main() {
         .map(|(name, client_id, client_secret)| {
             let settings = C1Settings {
                 tenant: name.clone(),
-                client_id,
-                client_secret,
-                ca_pem: Some(ca_pem.clone()),
+                credentials: ClientCredentials::parse(&client_id, &client_secret)
+                    .expect("generated credentials parse"),
+                ca: Some(ca.clone()),
                 api_host: Some(simulator.api_host.clone()),
                 host_id: format!("bench-{name}"),
                 task_concurrency: 3,

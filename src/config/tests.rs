@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::confluence::settings::Auth;
 
 fn load(text: &str) -> Result<HubConfig, ConfigError> {
     HubConfig::from_toml(text, Path::new("/etc/hub/hub.toml"))
@@ -235,4 +236,82 @@ token = { file = "/nonexistent/hub-test-token" }
     std::fs::remove_file(&path).unwrap();
     assert_eq!(config.tenants[0].id.as_str(), "nosecret");
     assert_eq!(config.sharding.replicas, 3);
+}
+
+#[test]
+fn a_bad_choice_names_line_tenant_key_and_the_allowed_values_but_not_the_value() {
+    let text = "[[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\ntoken = { env = \"HUB_CFG_TEST_CHOICE\" }\ndeprovisioning = \"obliterate\"\n";
+    let err = load(text).unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    let problem = &problems[0];
+    assert_eq!(problem.line, Some(5), "{err}");
+    assert_eq!(problem.tenant.as_deref(), Some("acme"), "{err}");
+    assert_eq!(problem.key, "deprovisioning", "{err}");
+    assert!(problem.message.contains("`off`"), "{err}");
+    assert!(problem.message.contains("`disable`"), "{err}");
+    assert!(!err.to_string().contains("obliterate"), "{err}");
+}
+
+/// A ConductorOne client secret whose public key `x` belongs to another private key.
+fn damaged_client_secret() -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = |seed: u8| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let jwk = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","x":"{}","d":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(key(1).verifying_key().to_bytes()),
+        URL_SAFE_NO_PAD.encode(key(2).to_bytes()),
+    );
+    format!(
+        "secret-token:conductorone.com:v1:{}",
+        URL_SAFE_NO_PAD.encode(jwk)
+    )
+}
+
+#[test]
+fn a_damaged_client_secret_fails_validation_naming_tenant_and_key() {
+    let dir = std::env::temp_dir().join(format!("hub-cfg-jwk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = damaged_client_secret();
+    std::fs::write(dir.join("c1-secret"), &secret).unwrap();
+    std::fs::write(dir.join("pat"), "pat-value").unwrap();
+    let text = r#"
+[[instance]]
+id = "acme"
+base_url = "https://c.example"
+token = { file = "pat" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { file = "c1-secret" }
+"#;
+    let err = HubConfig::from_toml(text, &dir.join("hub.toml")).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "conductorone.client_secret");
+    assert_eq!(problems[0].line, Some(2));
+    assert!(problems[0].message.contains("does not match"), "{err}");
+    assert!(!err.to_string().contains(&secret), "{err}");
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_fails_validation_naming_tenant_and_key() {
+    let dir = std::env::temp_dir().join(format!("hub-cfg-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pat"), "pat-value").unwrap();
+    let text = "[[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\n\
+                token = { file = \"pat\" }\nca_file = \"ca.pem\"\n";
+    let err = HubConfig::from_toml(text, &dir.join("hub.toml")).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "ca_file");
 }

@@ -1,12 +1,14 @@
 //! What one tenant's Confluence client needs, already validated (built by
 //! `config` from the TOML file, or directly by tests and the demo).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use super::version::ConfluenceVersion;
 use crate::secret::Secret;
+use crate::tls::CaCertificates;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientSettings {
@@ -15,8 +17,8 @@ pub struct ClientSettings {
     /// Base URL without a trailing slash; may carry a context path (`/confluence`).
     pub base_url: Url,
     pub auth: Auth,
-    /// Extra PEM trust roots (an internal CA), read when the config was loaded.
-    pub ca_pem: Option<Vec<u8>>,
+    /// Extra trust roots (an internal CA), parsed when the config was loaded.
+    pub ca: Option<Arc<CaCertificates>>,
     pub request_timeout: Duration,
     pub requests_per_second: f64,
     pub burst: u32,
@@ -37,7 +39,7 @@ impl ClientSettings {
             tenant: tenant.into(),
             base_url,
             auth,
-            ca_pem: None,
+            ca: None,
             request_timeout: defaults::REQUEST_TIMEOUT,
             requests_per_second: defaults::REQUESTS_PER_SECOND,
             burst: defaults::BURST,

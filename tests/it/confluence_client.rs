@@ -1489,7 +1489,11 @@ async fn https_confluence_is_trusted_through_the_tenants_ca_file_only() {
     let tenant = |ca_pem: Option<Vec<u8>>| {
         let base_url = Url::parse(&format!("https://{}", server.api_host())).expect("a URL");
         let settings = ClientSettings {
-            ca_pem,
+            ca: ca_pem.map(|pem| {
+                std::sync::Arc::new(
+                    confluence_hub::tls::CaCertificates::from_pem(pem).expect("the server's CA"),
+                )
+            }),
             request_timeout: Duration::from_secs(5),
             requests_per_second: 100.0,
             burst: 10,

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use confluence_hub::conductorone::credentials::ClientCredentials;
 use confluence_hub::config::HubConfig;
 use confluence_hub::confluence::settings::Auth;
+use confluence_hub::secret::Secret;
 use confluence_hub::sim::conductorone::{
     ConductorOneSim, EntitlementRef, ResourceRef, SimOptions as C1Options, SimTenant, SyncOptions,
     gen_credentials,
@@ -424,7 +426,8 @@ fn capabilities_print_what_the_hub_supports_as_the_reference_prints_them() {
 #[test]
 fn config_from_env_turns_connector_environments_into_one_hub_config() {
     let dir = TempDir::new("from-env");
-    let acme_secret = "secret-token:conductorone.com:v1:acme-not-real";
+    let (_, acme_secret, _) = gen_credentials("acme", "acme.conductor.one");
+    let acme_secret = acme_secret.expose();
     std::fs::write(
         dir.path().join("acme.env"),
         format!(
@@ -483,8 +486,10 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
         .conductorone
         .as_ref()
         .expect("acme runs in service mode");
-    assert_eq!(c1.client_id, "acme@acme.conductor.one/pcc");
-    assert_eq!(c1.client_secret.expose(), acme_secret);
+    let expected =
+        ClientCredentials::parse("acme@acme.conductor.one/pcc", &Secret::new(acme_secret.into()))
+            .expect("the secret in the env file parses");
+    assert_eq!(c1.credentials, expected);
     let globex = config.tenant("globex").expect("globex");
     assert!(!globex.provisioning && globex.conductorone.is_none());
     assert_eq!(

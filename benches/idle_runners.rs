@@ -16,8 +16,8 @@ use confluence_hub::baton::pb::c1::connector::v2::{
     CreateAccountResponse, DeleteResourceResponse, GrantManagerServiceGrantResponse,
     GrantManagerServiceRevokeResponse,
 };
-use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
 use confluence_hub::conductorone::credentials::ClientCredentials;
+use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
 use confluence_hub::conductorone::settings::C1Settings;
 use confluence_hub::conductorone::task::{
     CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
@@ -173,7 +173,8 @@ fn main() {
         settings.push((name, client_id, client_secret));
     }
     let simulator = start_simulator(&dir, &tenants, &next_poll);
-    let ca = Arc::new(CaCertificates::from_pem(std::fs::read(dir.join("ca.pem")).unwrap()).unwrap());
+    let ca =
+        Arc::new(CaCertificates::from_pem(std::fs::read(dir.join("ca.pem")).unwrap()).unwrap());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

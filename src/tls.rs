@@ -58,7 +58,11 @@ impl CaCertificates {
 
 impl fmt::Debug for CaCertificates {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CaCertificates({} certificates)", self.certificates.len())
+        write!(
+            f,
+            "CaCertificates({} certificates)",
+            self.certificates.len()
+        )
     }
 }
 

@@ -10,8 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use self::generated::{
+    GeneratedConductorOne, GeneratedConfig, GeneratedHub, GeneratedInstance,
+};
 use super::{HubConfig, Problem, TenantId};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretRef};
+
+mod generated;
 
 /// One setting of the reference interface: its flag (if it has one) and its variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,47 +289,34 @@ impl BatonSettings {
         tenant_id_from(&authority).unwrap_or_else(|| "confluence".to_owned())
     }
 
-    /// The `[[instance]]` block for this connector, with secrets referenced
+    /// The `[[instance]]` table for this connector, with secrets referenced
     /// as `secrets` says. Validate with [`BatonSettings::problems`] first.
-    pub fn instance_toml(&self, id: &str, secrets: &SecretStyle) -> String {
-        let mut out = String::from("[[instance]]\n");
-        let mut line = |key: &str, value: String| out.push_str(&format!("{key} = {value}\n"));
-        line("id", toml_string(id));
-        line(
-            "base_url",
-            toml_string(&self.base_url().unwrap_or_default()),
-        );
-        if self.access_token.is_some() {
-            line("token", secrets.reference(id, ACCESS_TOKEN));
+    pub fn instance(&self, id: &str, secrets: &SecretStyle) -> GeneratedInstance {
+        let (token, username, password) = if self.access_token.is_some() {
+            (Some(secrets.reference(id, ACCESS_TOKEN)), None, None)
         } else {
-            line(
-                "username",
-                toml_string(self.username.as_deref().unwrap_or_default()),
-            );
-            line("password", secrets.reference(id, PASSWORD));
+            let username = self.username.clone().unwrap_or_default();
+            (None, Some(username), Some(secrets.reference(id, PASSWORD)))
+        };
+        GeneratedInstance {
+            id: id.to_owned(),
+            base_url: self.base_url().unwrap_or_default(),
+            token,
+            username,
+            password,
+            provisioning: self.provisioning,
+            skip_full_sync: self.skip_full_sync,
+            task_concurrency: self.task_concurrency,
+            conductorone: self
+                .client_id
+                .as_ref()
+                .map(|client_id| GeneratedConductorOne {
+                    client_id: client_id.clone(),
+                    client_secret: secrets.reference(id, CLIENT_SECRET),
+                    host_id: self.host_id.clone(),
+                    api_host: self.c1_api_host.clone(),
+                }),
         }
-        line("provisioning", self.provisioning.to_string());
-        if self.skip_full_sync {
-            line("skip_full_sync", "true".into());
-        }
-        if let Some(task_concurrency) = self.task_concurrency {
-            line("task_concurrency", task_concurrency.to_string());
-        }
-        if let Some(client_id) = &self.client_id {
-            out.push_str("\n[instance.conductorone]\n");
-            out.push_str(&format!("client_id = {}\n", toml_string(client_id)));
-            out.push_str(&format!(
-                "client_secret = {}\n",
-                secrets.reference(id, CLIENT_SECRET)
-            ));
-            if let Some(host_id) = &self.host_id {
-                out.push_str(&format!("host_id = {}\n", toml_string(host_id)));
-            }
-            if let Some(api_host) = &self.c1_api_host {
-                out.push_str(&format!("api_host = {}\n", toml_string(api_host)));
-            }
-        }
-        out
     }
 
     /// The secrets the generated TOML references: the token (or else the
@@ -355,16 +347,23 @@ impl BatonSettings {
     }
 
     /// A whole one-tenant hub config for this connector, validated by the
-    /// same code as a config file. `hub_table` holds the `[hub]` keys.
-    pub fn hub_config(&self, id: &str, hub_table: &str) -> Result<HubConfig, Vec<String>> {
+    /// same code as a config file; `hub` holds the `[hub]` keys, if any.
+    pub fn hub_config(
+        &self,
+        id: &str,
+        hub: Option<GeneratedHub>,
+    ) -> Result<HubConfig, Vec<String>> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(problems);
         }
-        let text = format!(
-            "[hub]\n{hub_table}\n{}",
-            self.instance_toml(id, &SecretStyle::Baton)
-        );
+        let config = GeneratedConfig {
+            hub,
+            instance: vec![self.instance(id, &SecretStyle::Baton)],
+        };
+        let text = config
+            .to_toml()
+            .map_err(|err| vec![format!("cannot write the hub config: {err}")])?;
         HubConfig::from_toml_with_values(&text, Path::new(SOURCE), &self.given_secrets())
             .map_err(|err| err.problems().iter().map(describe).collect())
     }
@@ -397,17 +396,13 @@ impl SecretStyle {
         }
     }
 
-    fn reference(&self, id: &str, setting: Setting) -> String {
+    fn reference(&self, id: &str, setting: Setting) -> SecretRef {
         match self {
-            Self::Baton => format!("{{ env = {} }}", toml_string(setting.var)),
-            Self::PrefixedEnv => format!(
-                "{{ env = {} }}",
-                toml_string(&format!("{}_{}", env_prefix(id), setting.var))
-            ),
-            Self::Files(dir) => {
-                let path = dir.join(id).join(setting.var);
-                format!("{{ file = {} }}", toml_string(&path.to_string_lossy()))
+            Self::Baton => SecretRef::from_env(setting.var),
+            Self::PrefixedEnv => {
+                SecretRef::from_env(&format!("{}_{}", env_prefix(id), setting.var))
             }
+            Self::Files(dir) => SecretRef::from_file(dir.join(id).join(setting.var)),
         }
     }
 }
@@ -440,11 +435,6 @@ pub fn tenant_id_from(text: &str) -> Option<String> {
     id.truncate(63);
     let id = id.trim_end_matches('-').to_owned();
     TenantId::parse(&id).ok().map(|_| id)
-}
-
-/// `text` as a TOML basic string, quoted and escaped.
-pub fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
 }
 
 /// A config problem in the words of the reference interface: the flag and

@@ -31,7 +31,11 @@ impl Problem {
         let path = err
             .to_string()
             .lines()
-            .find_map(|line| line.strip_prefix("in `")?.strip_suffix('`').map(str::to_owned))
+            .find_map(|line| {
+                line.strip_prefix("in `")?
+                    .strip_suffix('`')
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
         let in_instance = path == "instance" || path.starts_with("instance.");
         let key = match path.strip_prefix("instance.") {

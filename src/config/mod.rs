@@ -189,7 +189,6 @@ impl TenantConfig {
     }
 }
 
-
 impl HubConfig {
     /// Resolves the config path from `--config` or `CONFLUENCE_HUB_CONFIG`.
     pub fn path_from(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
@@ -278,7 +277,6 @@ impl HubConfig {
         self.tenants.iter().find(|tenant| tenant.id.as_str() == id)
     }
 }
-
 
 /// The machine's hostname, for default host ids and shard ordinals.
 pub fn hostname() -> String {

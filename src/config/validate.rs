@@ -191,5 +191,4 @@ impl Validator<'_> {
             }),
         }
     }
-
 }

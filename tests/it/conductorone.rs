@@ -27,8 +27,8 @@ use confluence_hub::baton::pb::c1::connectorapi::baton::v1::baton_service_finish
     FinalState, Success,
 };
 use confluence_hub::conductorone::client::BatonClient;
-use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
 use confluence_hub::conductorone::credentials::ClientCredentials;
+use confluence_hub::conductorone::metadata::{connector_metadata, sync_capabilities};
 use confluence_hub::conductorone::settings::C1Settings;
 use confluence_hub::conductorone::task::{
     CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
@@ -38,11 +38,11 @@ use confluence_hub::conductorone::{
     SyncedFile, TaskError, TaskHandler, TaskRunner,
 };
 use confluence_hub::secret::Secret;
-use confluence_hub::tls::CaCertificates;
 use confluence_hub::sim::conductorone::{
     ConductorOneSim, EntitlementRef, ResourceRef, SimOptions, SimTask, SimTenant, SyncOptions,
     TaskRecord, TaskState, TenantFaults, gen_credentials,
 };
+use confluence_hub::tls::CaCertificates;
 
 const WAIT: Duration = Duration::from_secs(30);
 const FILE_SIZE: usize = 3 * 1024 * 1024 + 12_345;

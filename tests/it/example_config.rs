@@ -224,12 +224,18 @@ fn one_ca_file_is_parsed_once_and_shared_by_every_client_that_names_it() {
          [[instance]]\nid = \"globex\"\nbase_url = \"https://wiki.globex.example\"\n\
          token = {{ file = \"pat\" }}\nca_file = \"certs/internal-ca.pem\"\n"
     );
-    let config = HubConfig::from_toml(&text, &dir.0.join("hub.toml"))
-        .unwrap_or_else(|err| panic!("{err}"));
+    let config =
+        HubConfig::from_toml(&text, &dir.0.join("hub.toml")).unwrap_or_else(|err| panic!("{err}"));
     let acme = config.tenant("acme").unwrap();
     let globex = config.tenant("globex").unwrap();
     let confluence_ca = acme.confluence.ca.as_ref().expect("acme's CA");
-    let c1_ca = acme.conductorone.as_ref().unwrap().ca.as_ref().expect("the C1 CA");
+    let c1_ca = acme
+        .conductorone
+        .as_ref()
+        .unwrap()
+        .ca
+        .as_ref()
+        .expect("the C1 CA");
     assert!(std::sync::Arc::ptr_eq(confluence_ca, c1_ca));
     assert!(std::sync::Arc::ptr_eq(
         confluence_ca,

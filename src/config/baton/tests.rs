@@ -64,8 +64,7 @@ fn blank_values_are_unset_and_booleans_parse_as_go_does() {
     assert!(!settings.skip_full_sync);
     assert_eq!(settings.base_url().unwrap(), "https://wiki.example");
 
-    let err =
-        BatonSettings::from_vars(&vars(&[("BATON_PROVISIONING", "yes please")])).unwrap_err();
+    let err = BatonSettings::from_vars(&vars(&[("BATON_PROVISIONING", "yes please")])).unwrap_err();
     assert_eq!(
         err,
         vec![
@@ -115,21 +114,47 @@ fn secrets_become_references_and_never_values() {
         SecretStyle::PrefixedEnv,
         SecretStyle::Files("/etc/confluence-hub/tenants".into()),
     ] {
-        let text = settings.instance_toml("acme", &style);
+        let text = toml_of(settings.instance("acme", &style));
         assert!(!text.contains("pat-value-1"), "{text}");
         assert!(!text.contains("secret-token"), "{text}");
         assert!(text.contains("client_id = \"acme@acme.conductor.one/pcc\""));
         assert!(text.contains("host_id = \"acme-connector\""));
     }
-    let files = settings.instance_toml(
+    let files = generated_table(settings.instance(
         "acme",
         &SecretStyle::Files("/etc/confluence-hub/tenants".into()),
-    );
-    assert!(files.contains(
-        "token = { file = \"/etc/confluence-hub/tenants/acme/BATON_ACCESS_TOKEN\" }"
     ));
-    let env = settings.instance_toml("acme-prod", &SecretStyle::PrefixedEnv);
-    assert!(env.contains("client_secret = { env = \"ACME_PROD_BATON_CLIENT_SECRET\" }"));
+    assert_eq!(
+        files["token"]["file"].as_str(),
+        Some("/etc/confluence-hub/tenants/acme/BATON_ACCESS_TOKEN")
+    );
+    let env = generated_table(settings.instance("acme-prod", &SecretStyle::PrefixedEnv));
+    assert_eq!(
+        env["conductorone"]["client_secret"]["env"].as_str(),
+        Some("ACME_PROD_BATON_CLIENT_SECRET")
+    );
+}
+
+/// One generated instance as a config file's text.
+fn toml_of(instance: GeneratedInstance) -> String {
+    GeneratedConfig {
+        hub: None,
+        instance: vec![instance],
+    }
+    .to_toml()
+    .unwrap()
+}
+
+/// One generated instance, serialized and read back as a TOML table.
+fn generated_table(instance: GeneratedInstance) -> toml::Table {
+    let mut config: toml::Table = toml::from_str(&toml_of(instance)).unwrap();
+    match config.remove("instance") {
+        Some(toml::Value::Array(mut instances)) => match instances.remove(0) {
+            toml::Value::Table(table) => table,
+            other => panic!("not a table: {other:?}"),
+        },
+        other => panic!("no [[instance]]: {other:?}"),
+    }
 }
 
 #[test]
@@ -141,7 +166,13 @@ fn the_hub_config_takes_given_values_over_the_variables() {
         ..Default::default()
     };
     let config = settings
-        .hub_config("acme", "data_dir = \"/tmp/x\"")
+        .hub_config(
+            "acme",
+            Some(GeneratedHub {
+                data_dir: "/tmp/x".into(),
+                admin_listen: "127.0.0.1:9090".into(),
+            }),
+        )
         .unwrap();
     let tenant = &config.tenants[0];
     assert!(tenant.provisioning);
@@ -163,7 +194,7 @@ fn a_bad_client_secret_is_reported_against_its_flag_without_its_value() {
         client_secret: Some(Secret::new("not-a-real-secret-123".into())),
         ..Default::default()
     };
-    let problems = settings.hub_config("acme", "").unwrap_err();
+    let problems = settings.hub_config("acme", None).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].starts_with("--client-secret (BATON_CLIENT_SECRET): "),
@@ -184,7 +215,7 @@ fn task_concurrency_reaches_the_conductorone_settings_and_is_checked_as_there() 
             ("BATON_CLIENT_SECRET", client_secret.expose()),
             ("BATON_TASK_CONCURRENCY", value),
         ]))?;
-        settings.hub_config("acme", "")
+        settings.hub_config("acme", None)
     };
     let config = with("7").unwrap();
     let c1 = config.tenants[0].conductorone.as_ref().unwrap();

@@ -206,7 +206,6 @@ impl Validator<'_> {
         })
     }
 
-
     /// The tenant's ConductorOne session settings, with the credentials parsed
     /// by the code the session uses, so a bad id or secret fails here and not
     /// when the session starts. Without secrets (`shard-plan`, `capabilities`)
@@ -244,7 +243,12 @@ impl Validator<'_> {
         let credentials = match ClientCredentials::parse(client_id.expose(), &client_secret) {
             Ok(credentials) => credentials,
             Err(err @ CredentialError::ClientIdFormat) => {
-                self.problem(line, Some(tenant), "conductorone.client_id", err.to_string());
+                self.problem(
+                    line,
+                    Some(tenant),
+                    "conductorone.client_id",
+                    err.to_string(),
+                );
                 if let Err(err) = ClientCredentials::check_secret(&client_secret) {
                     let key = "conductorone.client_secret";
                     self.problem(line, Some(tenant), key, err.to_string());
@@ -283,9 +287,12 @@ impl Validator<'_> {
             return parsed.clone();
         }
         let parsed = match std::fs::read(&path) {
-            Ok(pem) => CaCertificates::from_pem(pem)
-                .map(Arc::new)
-                .map_err(|why| format!("{} {why}; give a PEM file of CA certificates", path.display())),
+            Ok(pem) => CaCertificates::from_pem(pem).map(Arc::new).map_err(|why| {
+                format!(
+                    "{} {why}; give a PEM file of CA certificates",
+                    path.display()
+                )
+            }),
             Err(err) => Err(format!("cannot read {}: {err}", path.display())),
         };
         let parsed = parsed

@@ -115,9 +115,7 @@ impl TenantId {
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric());
         if text.is_empty() || text.len() > 63 || !valid_chars || !starts_well {
-            return Err(format!(
-                "`{text}` is not a valid tenant id: use 1-63 lowercase letters, digits, `-` or `_`, starting with a letter or digit"
-            ));
+            return Err("is not a valid tenant id: use 1-63 lowercase letters, digits, `-` or `_`, starting with a letter or digit".to_owned());
         }
         Ok(Self(text.to_owned()))
     }

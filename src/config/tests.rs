@@ -315,3 +315,71 @@ fn a_ca_file_without_a_certificate_fails_validation_naming_tenant_and_key() {
     assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
     assert_eq!(problems[0].key, "ca_file");
 }
+
+#[test]
+fn a_secret_written_inline_is_reported_by_key_and_never_quoted() {
+    with_env_token("HUB_CFG_TEST_INLINE");
+    let secret = "inline-secret-value-7f3a";
+    let cases = [
+        (format!("token = \"{secret}\""), String::new(), "token"),
+        (
+            format!("username = \"svc\"\npassword = \"{secret}\""),
+            String::new(),
+            "password",
+        ),
+        (
+            "token = { env = \"HUB_CFG_TEST_INLINE\" }".to_owned(),
+            format!(
+                "[instance.conductorone]\nclient_id = \"hub@acme.conductor.one/pcc\"\nclient_secret = \"{secret}\"\n"
+            ),
+            "conductorone.client_secret",
+        ),
+    ];
+    for (auth, table, key) in cases {
+        let text = format!(
+            "[[instance]]\nid = \"other\"\nbase_url = \"https://o.example\"\ntoken = {{ env = \"HUB_CFG_TEST_INLINE\" }}\n\
+             [[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\n{auth}\n{table}"
+        );
+        let err = load(&text).unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 1, "{err}");
+        let problem = &problems[0];
+        assert_eq!(problem.tenant.as_deref(), Some("acme"), "{err}");
+        assert_eq!(problem.key, key, "{err}");
+        let secret_line = text
+            .lines()
+            .position(|line| line.contains(secret))
+            .map(|index| index + 1);
+        assert_eq!(problem.line, secret_line, "{err}");
+        assert!(problem.message.contains("{ env = \"VAR\" }"), "{err}");
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    }
+}
+
+#[test]
+fn no_problem_quotes_the_value_it_refuses() {
+    let value = "quoted-value-9c1e";
+    let text = format!(
+        "[hub]\nadmin_listen = \"{value}\"\nshutdown_grace = \"{value}\"\n\
+         [telemetry]\notlp_endpoint = \"{value}\"\n\
+         [[instance]]\nid = \"acme\"\nbase_url = \"{value}\"\ntoken = {{ env = \"HUB_CFG_TEST_QUOTE\" }}\n\
+         version = \"{value}\"\nsync_interval = \"{value}\"\n\
+         [[instance]]\nid = \"{value}-Bad!\"\nbase_url = \"https://c.example\"\ntoken = {{ env = \"HUB_CFG_TEST_QUOTE\" }}\n"
+    );
+    with_env_token("HUB_CFG_TEST_QUOTE");
+    let err = load(&text).unwrap_err();
+    let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+    for key in [
+        "hub.admin_listen",
+        "hub.shutdown_grace",
+        "telemetry.otlp_endpoint",
+        "base_url",
+        "version",
+        "sync_interval",
+        "id",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing: {err}");
+    }
+    assert!(!err.to_string().contains(value), "{err}");
+}

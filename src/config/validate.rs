@@ -59,7 +59,7 @@ impl Validator<'_> {
                 None,
                 None,
                 "hub.admin_listen",
-                format!("`{admin_listen}` is not an address; expected IP:PORT like 0.0.0.0:9090"),
+                "is not an address; expected IP:PORT like 0.0.0.0:9090".into(),
             );
             SocketAddr::from(([0, 0, 0, 0], 9090))
         });
@@ -96,20 +96,21 @@ impl Validator<'_> {
             max_concurrent_syncs,
             shutdown_grace: self.duration(
                 None,
+                None,
                 "hub.shutdown_grace",
                 hub.shutdown_grace.as_deref(),
                 defaults::SHUTDOWN_GRACE,
             ),
             reload_grace: self.duration(
                 None,
+                None,
                 "hub.reload_grace",
                 hub.reload_grace.as_deref(),
                 defaults::RELOAD_GRACE,
             ),
-            watch_config: hub
-                .watch_config
-                .as_deref()
-                .map(|text| self.duration(None, "hub.watch_config", Some(text), Duration::ZERO)),
+            watch_config: hub.watch_config.as_deref().map(|text| {
+                self.duration(None, None, "hub.watch_config", Some(text), Duration::ZERO)
+            }),
         };
 
         let telemetry = raw.telemetry.unwrap_or_default();
@@ -122,9 +123,7 @@ impl Validator<'_> {
                         None,
                         None,
                         "telemetry.otlp_endpoint",
-                        format!(
-                            "`{text}` is not an http(s) URL such as http://otel-collector:4317"
-                        ),
+                        "is not an http(s) URL such as http://otel-collector:4317".into(),
                     );
                     None
                 }
@@ -171,6 +170,7 @@ impl Validator<'_> {
 
     fn duration(
         &mut self,
+        line: Option<usize>,
         tenant: Option<&str>,
         key: &str,
         text: Option<&str>,
@@ -178,14 +178,12 @@ impl Validator<'_> {
     ) -> Duration {
         match text {
             None => default,
-            Some(text) => humantime::parse_duration(text).unwrap_or_else(|err| {
+            Some(text) => humantime::parse_duration(text).unwrap_or_else(|_| {
                 self.problem(
-                    None,
+                    line,
                     tenant,
                     key,
-                    format!(
-                        "`{text}` is not a duration ({err}); write e.g. \"30s\", \"15m\", \"6h\""
-                    ),
+                    "is not a duration; write e.g. \"30s\", \"15m\", \"6h\"".into(),
                 );
                 default
             }),

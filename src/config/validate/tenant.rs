@@ -46,10 +46,7 @@ impl Validator<'_> {
                     line,
                     tenant,
                     "base_url",
-                    format!(
-                        "`{}` is not an http(s) base URL such as https://confluence.example.com",
-                        raw.base_url
-                    ),
+                    "is not an http(s) base URL such as https://confluence.example.com".into(),
                 );
                 None
             }
@@ -127,6 +124,7 @@ impl Validator<'_> {
             );
         }
         let interval = self.duration(
+            line,
             tenant,
             "sync_interval",
             settings.sync_interval.as_deref(),
@@ -150,6 +148,7 @@ impl Validator<'_> {
         let retry = RetryPolicy {
             max_attempts: retry_attempts.max(1),
             max_elapsed: self.duration(
+                line,
                 tenant,
                 "retry_max_elapsed",
                 settings.retry_max_elapsed.as_deref(),
@@ -158,6 +157,7 @@ impl Validator<'_> {
             ..default_retry
         };
         let request_timeout = self.duration(
+            line,
             tenant,
             "request_timeout",
             settings.request_timeout.as_deref(),
@@ -168,8 +168,9 @@ impl Validator<'_> {
             None | Some("auto") => None,
             Some(text) => match text.parse::<ConfluenceVersion>() {
                 Ok(version) => Some(version),
-                Err(err) => {
-                    self.problem(line, tenant, "version", format!("{err}, or \"auto\""));
+                Err(_) => {
+                    let expected = "is not a Confluence version; expected MAJOR.MINOR[.PATCH] such as \"9.2\", or \"auto\"";
+                    self.problem(line, tenant, "version", expected.into());
                     None
                 }
             },

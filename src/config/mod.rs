@@ -262,6 +262,7 @@ impl HubConfig {
             given,
             problems: Vec::new(),
             ca_files: HashMap::new(),
+            connectors: Vec::new(),
         };
         let config = validator.config(raw, path);
         if validator.problems.is_empty() {

@@ -383,3 +383,46 @@ fn no_problem_quotes_the_value_it_refuses() {
     }
     assert!(!err.to_string().contains(value), "{err}");
 }
+
+#[test]
+fn two_tenants_sharing_a_conductorone_client_id_or_host_id_are_refused_naming_both() {
+    let text = r#"
+[[instance]]
+id = "acme"
+base_url = "https://a.example"
+token = { env = "HUB_CFG_TEST_SHARED" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { env = "HUB_CFG_TEST_SHARED" }
+host_id = "connector-1"
+
+[[instance]]
+id = "globex"
+base_url = "https://g.example"
+token = { env = "HUB_CFG_TEST_SHARED" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { env = "HUB_CFG_TEST_SHARED" }
+host_id = "connector-1"
+"#;
+    // Without secrets only the sharing is left to find.
+    let err =
+        HubConfig::from_toml_without_secrets(text, Path::new("/etc/hub/hub.toml")).unwrap_err();
+    let problems = err.problems();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["conductorone.client_id", "conductorone.host_id"],
+        "{err}"
+    );
+    for problem in &problems {
+        assert_eq!(problem.tenant.as_deref(), Some("globex"), "{err}");
+        assert_eq!(problem.line, Some(11), "{err}");
+        assert!(problem.message.contains("`acme`"), "{err}");
+    }
+    let distinct =
+        text.replacen("connector-1", "connector-2", 1)
+            .replacen("hub@acme", "hub@globex", 1);
+    HubConfig::from_toml_without_secrets(&distinct, Path::new("/etc/hub/hub.toml"))
+        .unwrap_or_else(|err| panic!("{err}"));
+}

@@ -25,6 +25,18 @@ pub(super) struct Validator<'a> {
     pub problems: Vec<Problem>,
     /// Each `ca_file` read so far, by path (`None` when it was refused).
     pub ca_files: HashMap<PathBuf, Option<Arc<CaCertificates>>>,
+    /// Each tenant's ConductorOne connector identity, to refuse sharing.
+    pub connectors: Vec<Connector>,
+}
+
+/// Who a tenant is to ConductorOne. Two tenants with one client id (or one
+/// host id) would poll one connector and run each other's tasks.
+pub(super) struct Connector {
+    pub tenant: String,
+    pub line: Option<usize>,
+    /// `None` when it could not be read.
+    pub client_id: Option<String>,
+    pub host_id: String,
 }
 
 impl Validator<'_> {
@@ -157,6 +169,8 @@ impl Validator<'_> {
             tenants.extend(self.tenant(instance, &defaults, line));
         }
 
+        self.shared_connectors();
+
         HubConfig {
             source: path.to_owned(),
             hub: hub_settings,
@@ -165,6 +179,41 @@ impl Validator<'_> {
                 replicas: replicas.max(1),
             },
             tenants,
+        }
+    }
+
+    /// Refuses a client id or host id that a later tenant shares with an
+    /// earlier one, naming both tenants (the values may be secret-adjacent and
+    /// are not repeated).
+    fn shared_connectors(&mut self) {
+        let connectors = std::mem::take(&mut self.connectors);
+        for (index, later) in connectors.iter().enumerate() {
+            let earlier = &connectors[..index];
+            let same_client = earlier
+                .iter()
+                .find(|first| first.client_id.is_some() && first.client_id == later.client_id);
+            if let Some(first) = same_client {
+                self.problem(
+                    later.line,
+                    Some(&later.tenant),
+                    "conductorone.client_id",
+                    format!(
+                        "tenant `{}` has the same ConductorOne client id; each tenant needs its own connector in ConductorOne, with its own client id and secret",
+                        first.tenant
+                    ),
+                );
+            }
+            if let Some(first) = earlier.iter().find(|first| first.host_id == later.host_id) {
+                self.problem(
+                    later.line,
+                    Some(&later.tenant),
+                    "conductorone.host_id",
+                    format!(
+                        "tenant `{}` has the same ConductorOne host id; give each tenant its own host_id",
+                        first.tenant
+                    ),
+                );
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::Validator;
+use super::{Connector, Validator};
 use crate::conductorone::credentials::{ClientCredentials, CredentialError};
 use crate::conductorone::settings::C1Settings;
 use crate::config::raw::{InlineOrRef, RawConductorOne, RawInstance, RawSettings};
@@ -237,6 +237,18 @@ impl Validator<'_> {
             .ca_file
             .as_deref()
             .and_then(|path| self.ca_file(line, Some(tenant), "conductorone.ca_file", path));
+        let host_id = c1
+            .host_id
+            .unwrap_or_else(|| format!("{}-{}", hostname(), tenant));
+        self.connectors.push(Connector {
+            tenant: tenant.to_owned(),
+            line,
+            client_id: client_id
+                .as_ref()
+                .map(|id| id.expose().to_owned())
+                .filter(|id| !id.is_empty()),
+            host_id: host_id.clone(),
+        });
         if !self.resolve_secrets {
             return None;
         }
@@ -262,9 +274,6 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let host_id = c1
-            .host_id
-            .unwrap_or_else(|| format!("{}-{}", hostname(), tenant));
         Some(C1Settings {
             tenant: tenant.to_owned(),
             credentials,

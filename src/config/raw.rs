@@ -89,6 +89,7 @@ pub(super) struct RawInstance {
     pub ca_file: Option<PathBuf>,
     pub version: Option<String>,
     pub provisioning: Option<bool>,
+    pub allow_insecure_http: Option<bool>,
     pub deprovisioning: Option<Deprovisioning>,
     pub include_archived_spaces: Option<bool>,
     pub include_personal_spaces: Option<bool>,

@@ -426,3 +426,62 @@ host_id = "connector-1"
     HubConfig::from_toml_without_secrets(&distinct, Path::new("/etc/hub/hub.toml"))
         .unwrap_or_else(|err| panic!("{err}"));
 }
+
+fn with_base_url(base_url: &str, extra: &str) -> Result<HubConfig, ConfigError> {
+    with_env_token("HUB_CFG_TEST_HTTP");
+    load(&format!(
+        "[[instance]]\nid = \"acme\"\nbase_url = \"{base_url}\"\ntoken = {{ env = \"HUB_CFG_TEST_HTTP\" }}\n{extra}"
+    ))
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_the_tenant_allows_it() {
+    let err = with_base_url("http://wiki.acme.example", "").unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "base_url");
+    assert!(problems[0].message.contains("allow_insecure_http"), "{err}");
+
+    let allowed = with_base_url("http://wiki.acme.example", "allow_insecure_http = true").unwrap();
+    assert!(allowed.tenants[0].confluence.sends_credentials_in_clear());
+    for loopback in [
+        "http://127.0.0.1:8090",
+        "http://localhost:8090",
+        "http://[::1]:8090",
+        "https://wiki.acme.example",
+    ] {
+        let config = with_base_url(loopback, "").unwrap_or_else(|err| panic!("{err}"));
+        assert!(!config.tenants[0].confluence.sends_credentials_in_clear());
+    }
+}
+
+#[test]
+fn provisioning_over_plain_http_to_another_host_is_refused_even_when_allowed() {
+    let err = with_base_url(
+        "http://wiki.acme.example",
+        "allow_insecure_http = true\nprovisioning = true",
+    )
+    .unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].key, "provisioning");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    with_base_url("http://127.0.0.1:8090", "provisioning = true")
+        .unwrap_or_else(|err| panic!("{err}"));
+}
+
+#[test]
+fn credentials_inside_base_url_are_refused_without_echoing_them() {
+    for url in [
+        "https://svc:hunter2-pw@wiki.acme.example",
+        "https://hunter2-user@wiki.acme.example",
+    ] {
+        let err = with_base_url(url, "").unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 1, "{err}");
+        assert_eq!(problems[0].key, "base_url");
+        assert!(problems[0].message.contains("credentials"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

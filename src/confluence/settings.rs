@@ -51,6 +51,26 @@ impl ClientSettings {
     }
 }
 
+impl ClientSettings {
+    /// Whether the token or password travels unencrypted: plain http to a
+    /// host other than this machine (the config allows it only with
+    /// `allow_insecure_http`).
+    pub fn sends_credentials_in_clear(&self) -> bool {
+        is_plain_http_to_another_host(&self.base_url)
+    }
+}
+
+/// `http://` to anything but a loopback address or `localhost`.
+pub fn is_plain_http_to_another_host(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    url.scheme() == "http" && !loopback
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Auth {
     /// Personal access token, sent as `Authorization: Bearer`.

@@ -155,3 +155,26 @@ async fn a_reload_of_an_inline_secret_is_refused_without_printing_it_anywhere() 
     );
     assert!(!log.contains(SECRET), "the log shows the secret");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_allowed_plain_http_to_another_host_is_warned_about_at_start() {
+    // 192.0.2.0/24 is reserved for documentation: never this machine.
+    let config = format!(
+        "{HUB}\n[[instance]]\nid = \"cleartext\"\nbase_url = \"http://192.0.2.10:8090\"\n\
+         token = {{ env = \"HUB_IT_TOKEN\" }}\nallow_insecure_http = true\nrequest_timeout = \"1s\"\n"
+    );
+    let dir = TempDir::new("insecure-http");
+    let mut hub = HubProcess::start(dir.path(), &config, &[("HUB_IT_TOKEN", "sim-admin-token")]);
+    hub.wait_for(Duration::from_secs(20), "the tenant to start", |status| {
+        crate::support::tenant(status, "cleartext").is_some()
+    })
+    .await;
+    let warning = hub
+        .log_text()
+        .lines()
+        .find(|line| line.contains("allow_insecure_http") && line.contains("WARN"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no warning at start:\n{}", hub.log_tail()));
+    assert!(warning.contains("cleartext"), "{warning}");
+    assert!(!warning.contains("sim-admin-token"), "{warning}");
+}

@@ -11,7 +11,9 @@ use crate::conductorone::credentials::{ClientCredentials, CredentialError};
 use crate::conductorone::settings::C1Settings;
 use crate::config::raw::{InlineOrRef, RawConductorOne, RawInstance, RawSettings};
 use crate::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId, defaults, hostname};
-use crate::confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use crate::confluence::settings::{
+    Auth, ClientSettings, RetryPolicy, is_plain_http_to_another_host,
+};
 use crate::confluence::version::ConfluenceVersion;
 use crate::secret::{Secret, resolve_path};
 use crate::tls::CaCertificates;
@@ -51,6 +53,11 @@ impl Validator<'_> {
                 None
             }
         };
+        let provisioning = raw.provisioning.unwrap_or(false);
+        if let Some(url) = &base_url {
+            let allow_insecure_http = raw.allow_insecure_http.unwrap_or(false);
+            self.base_url_security(line, tenant, url, allow_insecure_http, provisioning);
+        }
 
         let auth = match (&raw.token, &raw.username, &raw.password) {
             (Some(token), None, None) => self
@@ -195,7 +202,7 @@ impl Validator<'_> {
                 retry,
             },
             id,
-            provisioning: raw.provisioning.unwrap_or(false),
+            provisioning,
             deprovisioning: raw.deprovisioning.unwrap_or(Deprovisioning::Off),
             sync: SyncSettings {
                 interval,
@@ -282,6 +289,46 @@ impl Validator<'_> {
             host_id,
             task_concurrency,
         })
+    }
+
+    /// Refuses a base URL that would expose credentials: user and password
+    /// inside it, or plain http to another host unless the tenant accepts that
+    /// with `allow_insecure_http`. Provisioning sends new users' passwords, so
+    /// it is refused over plain http to another host either way.
+    fn base_url_security(
+        &mut self,
+        line: Option<usize>,
+        tenant: Option<&str>,
+        url: &Url,
+        allow_insecure_http: bool,
+        provisioning: bool,
+    ) {
+        if !url.username().is_empty() || url.password().is_some() {
+            self.problem(
+                line,
+                tenant,
+                "base_url",
+                "carries credentials (user:password@host); remove them and give `token`, or `username` and `password`, as secret references".into(),
+            );
+        }
+        if !is_plain_http_to_another_host(url) {
+            return;
+        }
+        if !allow_insecure_http {
+            self.problem(
+                line,
+                tenant,
+                "base_url",
+                "is plain http to a host other than this machine, so the token or password would travel unencrypted; use https, or set allow_insecure_http = true if the network is trusted".into(),
+            );
+        } else if provisioning {
+            self.problem(
+                line,
+                tenant,
+                "provisioning",
+                "is refused over plain http to a host other than this machine: it sends new users' passwords; give base_url an https address".into(),
+            );
+        }
     }
 
     /// A `ca_file`, read and parsed once however many keys name it.

@@ -210,7 +210,8 @@ impl HubConfig {
 
     /// Like [`HubConfig::load`] but leaves secrets unread (empty placeholders),
     /// for commands such as `shard-plan` that only need the tenant list and
-    /// run where the secrets are not mounted.
+    /// run where the secrets are not mounted. With no client secret to parse,
+    /// tenants carry no ConductorOne settings (`conductorone` is `None`).
     pub fn load_without_secrets(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -220,7 +221,8 @@ impl HubConfig {
     }
 
     /// [`HubConfig::from_toml`] without reading secrets (empty placeholders):
-    /// checks a generated config on a machine that does not hold them.
+    /// checks a generated config on a machine that does not hold them. As in
+    /// [`HubConfig::load_without_secrets`], `conductorone` is `None`.
     pub fn from_toml_without_secrets(text: &str, path: &Path) -> Result<Self, ConfigError> {
         Self::parse(text, path, false, &HashMap::new())
     }

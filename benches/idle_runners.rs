@@ -16,6 +16,7 @@ use baton::pb::c1::connector::v2::{
     CreateAccountResponse, DeleteResourceResponse, GrantManagerServiceGrantResponse,
     GrantManagerServiceRevokeResponse,
 };
+use conductorone::credentials::ClientCredentials;
 use conductorone::metadata::{connector_metadata, sync_capabilities};
 use conductorone::settings::C1Settings;
 use conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask};
@@ -23,6 +24,7 @@ use conductorone::{
     BoxFuture, CancellationSignal, SessionState, SyncRequest, SyncedFile, TaskError, TaskHandler,
     TaskRunner,
 };
+use platform::tls::CaCertificates;
 use sim::conductorone::{SimTenant, TenantsFile, gen_credentials};
 
 /// Idle runners are never handed work; every call is refused.
@@ -169,7 +171,8 @@ fn main() {
         settings.push((name, client_id, client_secret));
     }
     let simulator = start_simulator(&dir, &tenants, &next_poll);
-    let ca_pem = std::fs::read(dir.join("ca.pem")).unwrap();
+    let ca =
+        Arc::new(CaCertificates::from_pem(std::fs::read(dir.join("ca.pem")).unwrap()).unwrap());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -183,9 +186,9 @@ fn main() {
         .map(|(name, client_id, client_secret)| {
             let settings = C1Settings {
                 tenant: name.clone(),
-                client_id,
-                client_secret,
-                ca_pem: Some(ca_pem.clone()),
+                credentials: ClientCredentials::parse(&client_id, &client_secret)
+                    .expect("generated credentials parse"),
+                ca: Some(ca.clone()),
                 api_host: Some(simulator.api_host.clone()),
                 host_id: format!("bench-{name}"),
                 task_concurrency: 3,

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use hub::config::HubConfig;
-use hub::config::baton::{self, BatonSettings, CLIENT_ID, SecretStyle, tenant_id_from};
+use hub::config::baton::{
+    self, BatonSettings, CLIENT_ID, GeneratedConfig, SecretStyle, tenant_id_from,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct FromEnvArgs {
@@ -100,7 +102,7 @@ pub fn run(args: FromEnvArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no config was written: fix the environments above");
     }
 
-    let text = render(&instances, &style);
+    let text = render(&instances, &style)?;
     let check_path = args
         .out
         .clone()
@@ -178,7 +180,7 @@ fn sources(files: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     Ok(sources)
 }
 
-fn render(instances: &[(&Source, BatonSettings)], style: &SecretStyle) -> String {
+fn render(instances: &[(&Source, BatonSettings)], style: &SecretStyle) -> anyhow::Result<String> {
     let labels: Vec<_> = instances
         .iter()
         .map(|(source, _)| source.label.as_str())
@@ -196,10 +198,14 @@ fn render(instances: &[(&Source, BatonSettings)], style: &SecretStyle) -> String
         ));
     }
     for (source, settings) in instances {
+        let one = GeneratedConfig {
+            hub: None,
+            instance: vec![settings.instance(&source.id, style)],
+        };
         text.push_str(&format!("\n# from {}\n", source.label));
-        text.push_str(&settings.instance_toml(&source.id, style));
+        text.push_str(&one.to_toml().context("cannot write the config")?);
     }
-    text
+    Ok(text)
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it over

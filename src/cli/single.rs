@@ -151,12 +151,11 @@ pub fn run(args: SingleArgs, log_format: LogFormat, log_level: &str) -> anyhow::
         .data_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("confluence-hub-{id}")));
-    let hub_table = format!(
-        "data_dir = {}\nadmin_listen = {}\n",
-        baton::toml_string(&data_dir.to_string_lossy()),
-        baton::toml_string(&args.admin_listen),
-    );
-    let config = settings.hub_config(&id, &hub_table).map_err(refuse)?;
+    let hub = baton::GeneratedHub {
+        data_dir,
+        admin_listen: args.admin_listen.clone(),
+    };
+    let config = settings.hub_config(&id, Some(hub)).map_err(refuse)?;
 
     if settings.service_mode() {
         let why_no_reload = format!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use confluence::settings::Auth;
 use hub::config::{Deprovisioning, HubConfig};
+use sim::conductorone::gen_credentials;
 
 /// Where the StatefulSet mounts the secrets and CA bundles that the ConfigMaps reference.
 const SECRETS_MOUNT: &str = "/var/run/secrets/confluence-hub/";
@@ -33,16 +34,21 @@ impl Drop for TempDir {
     }
 }
 
-/// A value of the right shape for the secret or CA file called `name`.
-fn placeholder_content(name: &str) -> &'static str {
+/// A value for the secret or CA file called `name` that passes validation,
+/// which parses certificates and client secrets.
+fn placeholder_content(name: &str) -> String {
     if name.ends_with(".pem") {
-        "-----BEGIN CERTIFICATE-----\nplaceholder\n-----END CERTIFICATE-----\n"
+        rcgen::generate_simple_self_signed(vec!["ca.example".to_owned()])
+            .expect("a throwaway certificate")
+            .cert
+            .pem()
     } else if name.contains("c1-client-secret") {
-        "secret-token:conductorone.com:v1:placeholder\n"
+        let (_, secret, _) = gen_credentials("tenant", "tenant.conductor.one");
+        format!("{}\n", secret.expose())
     } else if name.contains("c1-client-id") {
-        "confluence-hub@tenant.conductor.one/pcc\n"
+        "confluence-hub@tenant.conductor.one/pcc\n".to_owned()
     } else {
-        "placeholder-secret\n"
+        "placeholder-secret\n".to_owned()
     }
 }
 
@@ -98,13 +104,16 @@ fn example_config_loads_with_every_key_it_documents() {
         .conductorone
         .as_ref()
         .expect("acme has ConductorOne credentials");
-    assert_eq!(acme_c1.client_id, "confluence-hub@acme.conductor.one/pcc");
+    assert_eq!(
+        acme_c1.credentials.client_id().as_str(),
+        "confluence-hub@acme.conductor.one/pcc"
+    );
 
     let globex = config.tenant("globex").unwrap();
     assert!(
         matches!(&globex.confluence.auth, Auth::Basic { username, .. } if username == "svc-confluence-hub")
     );
-    assert!(globex.confluence.ca_pem.is_some());
+    assert!(globex.confluence.ca.is_some());
     assert_eq!(
         globex.confluence.version.map(|v| (v.major, v.minor)),
         Some((8, 5))
@@ -126,7 +135,7 @@ fn example_config_loads_with_every_key_it_documents() {
         Some("c1-proxy.initech.example:443")
     );
     assert_eq!(initech_c1.task_concurrency, 5);
-    assert!(initech_c1.ca_pem.is_some());
+    assert!(initech_c1.ca.is_some());
 }
 
 /// Every `hub.toml` that a kustomization turns into the hub's ConfigMap.
@@ -198,4 +207,38 @@ fn kubernetes_configmap_configs_load_and_fit_the_statefulset() {
             "{at}: shutdown_grace plus the telemetry flush must fit terminationGracePeriodSeconds"
         );
     }
+}
+
+#[test]
+fn one_ca_file_is_parsed_once_and_shared_by_every_client_that_names_it() {
+    let dir = TempDir::new("shared-ca");
+    write_placeholder(&dir.0, "certs/internal-ca.pem");
+    let (client_id, secret, _) = gen_credentials("acme", "acme.conductor.one");
+    std::fs::write(dir.0.join("c1-secret"), secret.expose()).unwrap();
+    std::fs::write(dir.0.join("pat"), "placeholder-pat").unwrap();
+    let text = format!(
+        "[[instance]]\nid = \"acme\"\nbase_url = \"https://wiki.acme.example\"\n\
+         token = {{ file = \"pat\" }}\nca_file = \"certs/internal-ca.pem\"\n\
+         [instance.conductorone]\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"c1-secret\" }}\n\
+         ca_file = \"certs/internal-ca.pem\"\n\
+         [[instance]]\nid = \"globex\"\nbase_url = \"https://wiki.globex.example\"\n\
+         token = {{ file = \"pat\" }}\nca_file = \"certs/internal-ca.pem\"\n"
+    );
+    let config =
+        HubConfig::from_toml(&text, &dir.0.join("hub.toml")).unwrap_or_else(|err| panic!("{err}"));
+    let acme = config.tenant("acme").unwrap();
+    let globex = config.tenant("globex").unwrap();
+    let confluence_ca = acme.confluence.ca.as_ref().expect("acme's CA");
+    let c1_ca = acme
+        .conductorone
+        .as_ref()
+        .unwrap()
+        .ca
+        .as_ref()
+        .expect("the C1 CA");
+    assert!(std::sync::Arc::ptr_eq(confluence_ca, c1_ca));
+    assert!(std::sync::Arc::ptr_eq(
+        confluence_ca,
+        globex.confluence.ca.as_ref().expect("globex's CA")
+    ));
 }

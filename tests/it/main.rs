@@ -3,6 +3,7 @@
 
 mod c1z;
 mod conductorone;
+mod config_errors;
 mod confluence_client;
 mod example_config;
 mod hub;

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use conductorone::credentials::ClientCredentials;
 use confluence::settings::Auth;
 use hub::config::HubConfig;
+use platform::secret::Secret;
 use sim::conductorone::{
     ConductorOneSim, EntitlementRef, ResourceRef, SimOptions as C1Options, SimTenant, SyncOptions,
     gen_credentials,
@@ -424,7 +426,8 @@ fn capabilities_print_what_the_hub_supports_as_the_reference_prints_them() {
 #[test]
 fn config_from_env_turns_connector_environments_into_one_hub_config() {
     let dir = TempDir::new("from-env");
-    let acme_secret = "secret-token:conductorone.com:v1:acme-not-real";
+    let (_, acme_secret, _) = gen_credentials("acme", "acme.conductor.one");
+    let acme_secret = acme_secret.expose();
     std::fs::write(
         dir.path().join("acme.env"),
         format!(
@@ -483,8 +486,12 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
         .conductorone
         .as_ref()
         .expect("acme runs in service mode");
-    assert_eq!(c1.client_id, "acme@acme.conductor.one/pcc");
-    assert_eq!(c1.client_secret.expose(), acme_secret);
+    let expected = ClientCredentials::parse(
+        "acme@acme.conductor.one/pcc",
+        &Secret::new(acme_secret.into()),
+    )
+    .expect("the secret in the env file parses");
+    assert_eq!(c1.credentials, expected);
     let globex = config.tenant("globex").expect("globex");
     assert!(!globex.provisioning && globex.conductorone.is_none());
     assert_eq!(
@@ -515,9 +522,11 @@ fn config_from_env_turns_connector_environments_into_one_hub_config() {
     )
     .expect("a valid hub config");
     assert_eq!(config.tenants[0].id.as_str(), "wiki-initech-example");
-    assert!(
-        String::from_utf8_lossy(&output.stdout)
-            .contains("password = { env = \"WIKI_INITECH_EXAMPLE_BATON_PASSWORD\" }")
+    let written: toml::Table =
+        toml::from_str(&String::from_utf8_lossy(&output.stdout)).expect("TOML");
+    assert_eq!(
+        written["instance"][0]["password"]["env"].as_str(),
+        Some("WIKI_INITECH_EXAMPLE_BATON_PASSWORD")
     );
 
     // Two connectors with one ConductorOne client id cannot both be served.

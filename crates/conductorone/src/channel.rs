@@ -7,7 +7,7 @@ use std::time::Duration;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::credentials::ClientId;
-use platform::tls::install_crypto_provider;
+use platform::tls::{CaCertificates, install_crypto_provider};
 
 const DEFAULT_PORT: u16 = 443;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,7 +77,7 @@ impl ApiEndpoint {
 /// reconnects by itself after a broken connection.
 pub fn grpc_channel(
     endpoint: &ApiEndpoint,
-    ca_pem: Option<&[u8]>,
+    ca: Option<&CaCertificates>,
     user_agent: &str,
 ) -> Result<Channel, ChannelError> {
     install_crypto_provider();
@@ -89,8 +89,8 @@ pub fn grpc_channel(
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_keepalive(Some(TCP_KEEPALIVE));
     let tls = ClientTlsConfig::new().domain_name(endpoint.host.clone());
-    let with_extra = |tls: ClientTlsConfig| match ca_pem {
-        Some(pem) => tls.ca_certificate(Certificate::from_pem(pem)),
+    let with_extra = |tls: ClientTlsConfig| match ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
         None => tls,
     };
     let configured = match builder
@@ -99,7 +99,7 @@ pub fn grpc_channel(
     {
         Ok(configured) => configured,
         // A minimal container may have no system roots; a configured CA is then enough.
-        Err(_) if ca_pem.is_some() => builder
+        Err(_) if ca.is_some() => builder
             .tls_config(with_extra(tls))
             .map_err(|err| ChannelError::Tls(err.to_string()))?,
         Err(err) => return Err(ChannelError::Tls(err.to_string())),
@@ -108,14 +108,18 @@ pub fn grpc_channel(
 }
 
 /// The HTTPS client for the token endpoint: system roots plus the optional CA.
-pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, ChannelError> {
+pub fn http_client(ca: Option<&CaCertificates>) -> Result<reqwest::Client, ChannelError> {
     install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .user_agent("baton-c1-credential-provider");
-    if let Some(pem) = ca_pem {
-        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+    if let Some(ca) = ca {
+        let certificates = ca
+            .certificates()
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|err| ChannelError::Tls(err.to_string()))?;
         builder = builder.tls_certs_merge(certificates);
     }

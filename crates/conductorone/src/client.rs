@@ -11,7 +11,6 @@ use tonic::transport::Channel;
 
 use super::auth::{AuthError, TokenSource};
 use super::channel::{ApiEndpoint, ChannelError, grpc_channel, http_client};
-use super::credentials::{ClientCredentials, CredentialError};
 use super::settings::C1Settings;
 use baton::pb::c1::connectorapi::baton::v1::{
     BatonServiceFinishTaskRequest, BatonServiceGetTaskRequest, BatonServiceGetTaskResponse,
@@ -64,8 +63,6 @@ impl From<tonic::Status> for RpcError {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(transparent)]
-    Credentials(#[from] CredentialError),
-    #[error(transparent)]
     Channel(#[from] ChannelError),
 }
 
@@ -77,19 +74,19 @@ pub struct BatonClient {
 }
 
 impl BatonClient {
-    /// Parses the credentials and builds the channel; connects lazily, so this
-    /// never touches the network.
+    /// Builds the channel over the already parsed credentials; connects
+    /// lazily, so this never touches the network.
     pub fn connect(settings: &C1Settings) -> Result<Self, ConnectError> {
-        let credentials = ClientCredentials::parse(&settings.client_id, &settings.client_secret)?;
+        let credentials = settings.credentials.clone();
         let endpoint = ApiEndpoint::resolve(credentials.client_id(), settings.api_host.as_deref())?;
-        let ca_pem = settings.ca_pem.as_deref();
+        let ca = settings.ca.as_deref();
         let user_agent = format!(
             "{} confluence-hub/{}",
             credentials.client_id().name(),
             env!("CARGO_PKG_VERSION")
         );
-        let channel = grpc_channel(&endpoint, ca_pem, &user_agent)?;
-        let tokens = TokenSource::new(credentials, &endpoint, http_client(ca_pem)?);
+        let channel = grpc_channel(&endpoint, ca, &user_agent)?;
+        let tokens = TokenSource::new(credentials, &endpoint, http_client(ca)?);
         Ok(Self {
             service: BatonServiceClient::new(channel),
             tokens: Arc::new(tokens),

@@ -93,8 +93,9 @@ struct Jwk {
 }
 
 /// A validated client id and the Ed25519 key of its secret. `Debug` shows the
-/// client id and the key's thumbprint, never the key.
-#[derive(Clone)]
+/// client id and the key's thumbprint, never the key. Equal when both the id
+/// and the key are (the key compares in constant time).
+#[derive(Clone, PartialEq)]
 pub struct ClientCredentials {
     client_id: ClientId,
     signing_key: SigningKey,
@@ -107,33 +108,19 @@ impl ClientCredentials {
     /// calls it without touching the network.
     pub fn parse(client_id: &str, client_secret: &Secret) -> Result<Self, CredentialError> {
         let client_id = ClientId::parse(client_id)?;
-        let jwk = decode_secret(client_secret.expose())?;
-        if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
-            return Err(CredentialError::KeyType);
-        }
-        let (Some(x), Some(d)) = (jwk.x, jwk.d) else {
-            return Err(CredentialError::KeyType);
-        };
-        let private: [u8; 32] = URL_SAFE_NO_PAD
-            .decode(d.as_bytes())
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(CredentialError::KeyType)?;
-        let public: [u8; 32] = URL_SAFE_NO_PAD
-            .decode(x.as_bytes())
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(CredentialError::KeyType)?;
-        let signing_key = SigningKey::from_bytes(&private);
-        if signing_key.verifying_key().to_bytes() != public {
-            return Err(CredentialError::KeyMismatch);
-        }
+        let (signing_key, public_x, kid) = parse_secret(client_secret)?;
         Ok(Self {
             client_id,
             signing_key,
-            public_x: x,
-            kid: jwk.kid,
+            public_x,
+            kid,
         })
+    }
+
+    /// Checks a client secret on its own, so that a config with both a bad
+    /// id and a bad secret reports both at once.
+    pub fn check_secret(client_secret: &Secret) -> Result<(), CredentialError> {
+        parse_secret(client_secret).map(drop)
     }
 
     pub fn client_id(&self) -> &ClientId {
@@ -172,6 +159,34 @@ impl fmt::Debug for ClientCredentials {
             .field("signing_key", &"[redacted]")
             .finish()
     }
+}
+
+/// The secret's Ed25519 key, its public `x` and its `kid`.
+fn parse_secret(
+    client_secret: &Secret,
+) -> Result<(SigningKey, String, Option<String>), CredentialError> {
+    let jwk = decode_secret(client_secret.expose())?;
+    if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
+        return Err(CredentialError::KeyType);
+    }
+    let (Some(x), Some(d)) = (jwk.x, jwk.d) else {
+        return Err(CredentialError::KeyType);
+    };
+    let private: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(d.as_bytes())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(CredentialError::KeyType)?;
+    let public: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(x.as_bytes())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(CredentialError::KeyType)?;
+    let signing_key = SigningKey::from_bytes(&private);
+    if signing_key.verifying_key().to_bytes() != public {
+        return Err(CredentialError::KeyMismatch);
+    }
+    Ok((signing_key, x, jwk.kid))
 }
 
 fn decode_secret(secret: &str) -> Result<Jwk, CredentialError> {

@@ -34,8 +34,6 @@ const DEFAULT_TASK_CONCURRENCY: usize = 3;
 /// Why a session stopped for good. Its text names the tenant and says what to fix.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionError {
-    #[error("tenant {tenant}: the ConductorOne client credentials are invalid: {reason}")]
-    Credentials { tenant: String, reason: String },
     #[error("tenant {tenant}: cannot set up the ConductorOne connection: {reason}")]
     Connection { tenant: String, reason: String },
     #[error(
@@ -96,10 +94,6 @@ impl TaskRunner {
     async fn session(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), SessionError> {
         let tenant = self.settings.tenant.clone();
         let client = BatonClient::connect(&self.settings).map_err(|err| match err {
-            ConnectError::Credentials(err) => SessionError::Credentials {
-                tenant: tenant.clone(),
-                reason: err.to_string(),
-            },
             ConnectError::Channel(err) => SessionError::Connection {
                 tenant: tenant.clone(),
                 reason: err.to_string(),

@@ -1,12 +1,14 @@
 //! What one tenant's Confluence client needs, already validated (built by
 //! `config` from the TOML file, or directly by tests and the demo).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use super::version::ConfluenceVersion;
 use platform::secret::Secret;
+use platform::tls::CaCertificates;
 
 /// The client's defaults, each with its reason; the config file's defaults
 /// for these keys are these.
@@ -35,8 +37,8 @@ pub struct ClientSettings {
     /// Base URL without a trailing slash; may carry a context path (`/confluence`).
     pub base_url: Url,
     pub auth: Auth,
-    /// Extra PEM trust roots (an internal CA), read when the config was loaded.
-    pub ca_pem: Option<Vec<u8>>,
+    /// Extra trust roots (an internal CA), parsed when the config was loaded.
+    pub ca: Option<Arc<CaCertificates>>,
     pub request_timeout: Duration,
     pub requests_per_second: f64,
     pub burst: u32,
@@ -56,7 +58,7 @@ impl ClientSettings {
             tenant: tenant.into(),
             base_url,
             auth,
-            ca_pem: None,
+            ca: None,
             request_timeout: defaults::REQUEST_TIMEOUT,
             requests_per_second: defaults::REQUESTS_PER_SECOND,
             burst: defaults::BURST,
@@ -66,6 +68,26 @@ impl ClientSettings {
             retry: RetryPolicy::default(),
         }
     }
+}
+
+impl ClientSettings {
+    /// Whether the token or password travels unencrypted: plain http to a
+    /// host other than this machine (the config allows it only with
+    /// `allow_insecure_http`).
+    pub fn sends_credentials_in_clear(&self) -> bool {
+        is_plain_http_to_another_host(&self.base_url)
+    }
+}
+
+/// `http://` to anything but a loopback address or `localhost`.
+pub fn is_plain_http_to_another_host(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    url.scheme() == "http" && !loopback
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -5,18 +5,36 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// Where a secret comes from, as written in the config file.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
 }
 
 impl SecretRef {
+    /// `{ env = "VAR" }`.
+    pub fn from_env(var: &str) -> Self {
+        Self {
+            env: Some(var.to_owned()),
+            file: None,
+        }
+    }
+
+    /// `{ file = "PATH" }`.
+    pub fn from_file(path: PathBuf) -> Self {
+        Self {
+            env: None,
+            file: Some(path),
+        }
+    }
+
     /// The environment variable this reference names, if it names one.
     pub fn env_var(&self) -> Option<&str> {
         self.env.as_deref()

@@ -76,6 +76,12 @@ impl Supervisor {
     }
 
     fn start_tenant(&mut self, tenant: TenantConfig) {
+        if tenant.confluence.sends_credentials_in_clear() {
+            tracing::warn!(
+                tenant = %tenant.id,
+                "base_url is plain http to another host (allow_insecure_http = true): the Confluence token or password travels unencrypted; move the tenant to https"
+            );
+        }
         let arbiter = self.arbiters[self.next_arbiter % self.arbiters.len()].handle();
         self.next_arbiter += 1;
         let generation = self.next_instance_generation;

@@ -105,7 +105,7 @@ impl Actor for TaskLoop {
             task_loop.finished.send_replace(true);
             match result {
                 Ok(()) => ctx.stop(),
-                Err(err @ (SessionError::Credentials { .. } | SessionError::Refused { .. })) => {
+                Err(err @ SessionError::Refused { .. }) => {
                     // Permanent: restarting would only repeat the refusal.
                     // The actor stays, so the Instance does not restart it.
                     task_loop.board.update(&tenant, |status| {

@@ -10,8 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use self::generated::{
+    GeneratedConductorOne, GeneratedConfig, GeneratedHub, GeneratedInstance,
+};
 use super::{HubConfig, Problem, TenantId};
-use platform::secret::Secret;
+use platform::secret::{Secret, SecretRef};
+
+mod generated;
 
 /// One setting of the reference interface: its flag (if it has one) and its variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,47 +289,34 @@ impl BatonSettings {
         tenant_id_from(&authority).unwrap_or_else(|| "confluence".to_owned())
     }
 
-    /// The `[[instance]]` block for this connector, with secrets referenced
+    /// The `[[instance]]` table for this connector, with secrets referenced
     /// as `secrets` says. Validate with [`BatonSettings::problems`] first.
-    pub fn instance_toml(&self, id: &str, secrets: &SecretStyle) -> String {
-        let mut out = String::from("[[instance]]\n");
-        let mut line = |key: &str, value: String| out.push_str(&format!("{key} = {value}\n"));
-        line("id", toml_string(id));
-        line(
-            "base_url",
-            toml_string(&self.base_url().unwrap_or_default()),
-        );
-        if self.access_token.is_some() {
-            line("token", secrets.reference(id, ACCESS_TOKEN));
+    pub fn instance(&self, id: &str, secrets: &SecretStyle) -> GeneratedInstance {
+        let (token, username, password) = if self.access_token.is_some() {
+            (Some(secrets.reference(id, ACCESS_TOKEN)), None, None)
         } else {
-            line(
-                "username",
-                toml_string(self.username.as_deref().unwrap_or_default()),
-            );
-            line("password", secrets.reference(id, PASSWORD));
+            let username = self.username.clone().unwrap_or_default();
+            (None, Some(username), Some(secrets.reference(id, PASSWORD)))
+        };
+        GeneratedInstance {
+            id: id.to_owned(),
+            base_url: self.base_url().unwrap_or_default(),
+            token,
+            username,
+            password,
+            provisioning: self.provisioning,
+            skip_full_sync: self.skip_full_sync,
+            task_concurrency: self.task_concurrency,
+            conductorone: self
+                .client_id
+                .as_ref()
+                .map(|client_id| GeneratedConductorOne {
+                    client_id: client_id.clone(),
+                    client_secret: secrets.reference(id, CLIENT_SECRET),
+                    host_id: self.host_id.clone(),
+                    api_host: self.c1_api_host.clone(),
+                }),
         }
-        line("provisioning", self.provisioning.to_string());
-        if self.skip_full_sync {
-            line("skip_full_sync", "true".into());
-        }
-        if let Some(task_concurrency) = self.task_concurrency {
-            line("task_concurrency", task_concurrency.to_string());
-        }
-        if let Some(client_id) = &self.client_id {
-            out.push_str("\n[instance.conductorone]\n");
-            out.push_str(&format!("client_id = {}\n", toml_string(client_id)));
-            out.push_str(&format!(
-                "client_secret = {}\n",
-                secrets.reference(id, CLIENT_SECRET)
-            ));
-            if let Some(host_id) = &self.host_id {
-                out.push_str(&format!("host_id = {}\n", toml_string(host_id)));
-            }
-            if let Some(api_host) = &self.c1_api_host {
-                out.push_str(&format!("api_host = {}\n", toml_string(api_host)));
-            }
-        }
-        out
     }
 
     /// The secrets the generated TOML references: the token (or else the
@@ -355,16 +347,23 @@ impl BatonSettings {
     }
 
     /// A whole one-tenant hub config for this connector, validated by the
-    /// same code as a config file. `hub_table` holds the `[hub]` keys.
-    pub fn hub_config(&self, id: &str, hub_table: &str) -> Result<HubConfig, Vec<String>> {
+    /// same code as a config file; `hub` holds the `[hub]` keys, if any.
+    pub fn hub_config(
+        &self,
+        id: &str,
+        hub: Option<GeneratedHub>,
+    ) -> Result<HubConfig, Vec<String>> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(problems);
         }
-        let text = format!(
-            "[hub]\n{hub_table}\n{}",
-            self.instance_toml(id, &SecretStyle::Baton)
-        );
+        let config = GeneratedConfig {
+            hub,
+            instance: vec![self.instance(id, &SecretStyle::Baton)],
+        };
+        let text = config
+            .to_toml()
+            .map_err(|err| vec![format!("cannot write the hub config: {err}")])?;
         HubConfig::from_toml_with_values(&text, Path::new(SOURCE), &self.given_secrets())
             .map_err(|err| err.problems().iter().map(describe).collect())
     }
@@ -397,17 +396,13 @@ impl SecretStyle {
         }
     }
 
-    fn reference(&self, id: &str, setting: Setting) -> String {
+    fn reference(&self, id: &str, setting: Setting) -> SecretRef {
         match self {
-            Self::Baton => format!("{{ env = {} }}", toml_string(setting.var)),
-            Self::PrefixedEnv => format!(
-                "{{ env = {} }}",
-                toml_string(&format!("{}_{}", env_prefix(id), setting.var))
-            ),
-            Self::Files(dir) => {
-                let path = dir.join(id).join(setting.var);
-                format!("{{ file = {} }}", toml_string(&path.to_string_lossy()))
+            Self::Baton => SecretRef::from_env(setting.var),
+            Self::PrefixedEnv => {
+                SecretRef::from_env(&format!("{}_{}", env_prefix(id), setting.var))
             }
+            Self::Files(dir) => SecretRef::from_file(dir.join(id).join(setting.var)),
         }
     }
 }
@@ -440,11 +435,6 @@ pub fn tenant_id_from(text: &str) -> Option<String> {
     id.truncate(63);
     let id = id.trim_end_matches('-').to_owned();
     TenantId::parse(&id).ok().map(|_| id)
-}
-
-/// `text` as a TOML basic string, quoted and escaped.
-pub fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
 }
 
 /// A config problem in the words of the reference interface: the flag and
@@ -506,220 +496,4 @@ pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_baton_variables_no_setting_reads_are_unknown() {
-        for known in [
-            "BATON_HOSTNAME",
-            "BATON_HOST_ID",
-            "BATON_FILE",
-            "BATON_LOG_FORMAT",
-        ] {
-            assert!(!is_unknown_var(known), "{known}");
-        }
-        for unknown in [
-            "BATON_TICKETING",
-            "BATON_HOSTNAM",
-            "BATON_OTEL_COLLECTOR_ENDPOINT",
-        ] {
-            assert!(is_unknown_var(unknown), "{unknown}");
-        }
-        assert!(!is_unknown_var("CONFLUENCE_HUB_CONFIG"));
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn the_reference_validation_names_the_flag_and_the_variable() {
-        let (empty, _) = BatonSettings::from_vars(&vars(&[])).unwrap();
-        let problems = empty.problems();
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("--hostname (BATON_HOSTNAME) is required"));
-        assert!(problems[1].contains("--access-token (BATON_ACCESS_TOKEN)"));
-
-        let (half, _) = BatonSettings::from_vars(&vars(&[
-            ("BATON_HOSTNAME", "https://wiki.example"),
-            ("BATON_USERNAME", "admin"),
-            ("BATON_CLIENT_ID", "x@y/z"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            half.problems(),
-            vec![
-                "--password (BATON_PASSWORD) is required with --username (BATON_USERNAME)",
-                "--client-secret (BATON_CLIENT_SECRET) is required with --client-id (BATON_CLIENT_ID) (service mode)",
-            ]
-        );
-    }
-
-    #[test]
-    fn blank_values_are_unset_and_booleans_parse_as_go_does() {
-        let (settings, _) = BatonSettings::from_vars(&vars(&[
-            ("BATON_HOSTNAME", "wiki.example"),
-            ("BATON_ACCESS_TOKEN", "  "),
-            ("BATON_PROVISIONING", "TRUE"),
-            ("BATON_SKIP_FULL_SYNC", "0"),
-        ]))
-        .unwrap();
-        assert!(settings.access_token.is_none());
-        assert!(settings.provisioning);
-        assert!(!settings.skip_full_sync);
-        assert_eq!(settings.base_url().unwrap(), "https://wiki.example");
-
-        let err =
-            BatonSettings::from_vars(&vars(&[("BATON_PROVISIONING", "yes please")])).unwrap_err();
-        assert_eq!(
-            err,
-            vec![
-                "--provisioning (BATON_PROVISIONING): `yes please` is not a boolean; use true or false"
-            ]
-        );
-    }
-
-    #[test]
-    fn tenant_ids_come_from_the_host() {
-        let settings = |host: &str| BatonSettings {
-            hostname: Some(host.into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            settings("https://Confluence.Example.com/").default_tenant_id(),
-            "confluence-example-com"
-        );
-        assert_eq!(
-            settings("http://127.0.0.1:8090/wiki").default_tenant_id(),
-            "127-0-0-1-8090"
-        );
-        assert_eq!(tenant_id_from("acme prod.env").unwrap(), "acme-prod-env");
-        assert_eq!(tenant_id_from("---"), None);
-    }
-
-    #[test]
-    fn secrets_become_references_and_never_values() {
-        let (settings, not_carried) = BatonSettings::from_vars(&vars(&[
-            ("BATON_HOSTNAME", "https://wiki.acme.example"),
-            ("BATON_ACCESS_TOKEN", "pat-value-1"),
-            ("BATON_CLIENT_ID", "acme@acme.conductor.one/pcc"),
-            (
-                "BATON_CLIENT_SECRET",
-                "secret-token:conductorone.com:v1:abc",
-            ),
-            ("BATON_HOST_ID", "acme-connector"),
-            ("BATON_LOG_LEVEL", "debug"),
-            ("BATON_TICKETING", "true"),
-            ("HOME", "/root"),
-        ]))
-        .unwrap();
-        let names: Vec<_> = not_carried.iter().map(|n| n.var.as_str()).collect();
-        assert_eq!(names, vec!["BATON_LOG_LEVEL", "BATON_TICKETING"]);
-        for style in [
-            SecretStyle::Baton,
-            SecretStyle::PrefixedEnv,
-            SecretStyle::Files("/etc/confluence-hub/tenants".into()),
-        ] {
-            let text = settings.instance_toml("acme", &style);
-            assert!(!text.contains("pat-value-1"), "{text}");
-            assert!(!text.contains("secret-token"), "{text}");
-            assert!(text.contains("client_id = \"acme@acme.conductor.one/pcc\""));
-            assert!(text.contains("host_id = \"acme-connector\""));
-        }
-        let files = settings.instance_toml(
-            "acme",
-            &SecretStyle::Files("/etc/confluence-hub/tenants".into()),
-        );
-        assert!(files.contains(
-            "token = { file = \"/etc/confluence-hub/tenants/acme/BATON_ACCESS_TOKEN\" }"
-        ));
-        let env = settings.instance_toml("acme-prod", &SecretStyle::PrefixedEnv);
-        assert!(env.contains("client_secret = { env = \"ACME_PROD_BATON_CLIENT_SECRET\" }"));
-    }
-
-    #[test]
-    fn the_hub_config_takes_given_values_over_the_variables() {
-        let settings = BatonSettings {
-            hostname: Some("https://wiki.acme.example".into()),
-            access_token: Some(Secret::new("from-a-flag".into())),
-            provisioning: true,
-            ..Default::default()
-        };
-        let config = settings
-            .hub_config("acme", "data_dir = \"/tmp/x\"")
-            .unwrap();
-        let tenant = &config.tenants[0];
-        assert!(tenant.provisioning);
-        assert!(tenant.conductorone.is_none());
-        match &tenant.confluence.auth {
-            confluence::settings::Auth::Token(token) => {
-                assert_eq!(token.expose(), "from-a-flag");
-            }
-            other => panic!("unexpected auth {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_bad_client_secret_is_reported_against_its_flag_without_its_value() {
-        let settings = BatonSettings {
-            hostname: Some("https://wiki.acme.example".into()),
-            access_token: Some(Secret::new("t".into())),
-            client_id: Some("acme@acme.conductor.one/pcc".into()),
-            client_secret: Some(Secret::new("not-a-real-secret-123".into())),
-            ..Default::default()
-        };
-        let problems = settings.hub_config("acme", "").unwrap_err();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(
-            problems[0].starts_with("--client-secret (BATON_CLIENT_SECRET): "),
-            "{problems:?}"
-        );
-        assert!(!problems[0].contains("not-a-real-secret-123"));
-    }
-
-    #[test]
-    fn task_concurrency_reaches_the_conductorone_settings_and_is_checked_as_there() {
-        let (client_id, client_secret, _) =
-            sim::conductorone::gen_credentials("acme", "acme.conductor.one");
-        let with = |value: &str| {
-            let (settings, _) = BatonSettings::from_vars(&vars(&[
-                ("BATON_HOSTNAME", "https://wiki.acme.example"),
-                ("BATON_ACCESS_TOKEN", "t"),
-                ("BATON_CLIENT_ID", &client_id),
-                ("BATON_CLIENT_SECRET", client_secret.expose()),
-                ("BATON_TASK_CONCURRENCY", value),
-            ]))?;
-            settings.hub_config("acme", "")
-        };
-        let config = with("7").unwrap();
-        let c1 = config.tenants[0].conductorone.as_ref().unwrap();
-        assert_eq!(c1.task_concurrency, 7);
-        assert_eq!(
-            with("0").unwrap_err(),
-            vec!["--task-concurrency (BATON_TASK_CONCURRENCY): must be between 1 and 100"]
-        );
-        assert_eq!(
-            with("lots").unwrap_err(),
-            vec![
-                "--task-concurrency (BATON_TASK_CONCURRENCY): `lots` is not a whole number; use 1 to 100"
-            ]
-        );
-    }
-
-    #[test]
-    fn env_files_parse_like_docker_and_kubectl_read_them() {
-        let vars = parse_env_file(
-            "# acme\nBATON_HOSTNAME=https://wiki.acme.example\nexport BATON_USERNAME=\"svc\"\n\nBATON_PASSWORD='p=w#d'\n",
-        )
-        .unwrap();
-        assert_eq!(vars["BATON_HOSTNAME"], "https://wiki.acme.example");
-        assert_eq!(vars["BATON_USERNAME"], "svc");
-        assert_eq!(vars["BATON_PASSWORD"], "p=w#d");
-        let err = parse_env_file("BATON_HOSTNAME=x\nsupersecretvalue\n").unwrap_err();
-        assert_eq!(err, "line 2: expected KEY=VALUE");
-    }
-}
+mod tests;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Deprovisioning;
 use platform::secret::SecretRef;
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +89,8 @@ pub(super) struct RawInstance {
     pub ca_file: Option<PathBuf>,
     pub version: Option<String>,
     pub provisioning: Option<bool>,
-    pub deprovisioning: Option<String>,
+    pub allow_insecure_http: Option<bool>,
+    pub deprovisioning: Option<Deprovisioning>,
     pub include_archived_spaces: Option<bool>,
     pub include_personal_spaces: Option<bool>,
     pub skip_full_sync: Option<bool>,

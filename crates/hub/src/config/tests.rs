@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use confluence::settings::Auth;
 
 fn load(text: &str) -> Result<HubConfig, ConfigError> {
     HubConfig::from_toml(text, Path::new("/etc/hub/hub.toml"))
@@ -235,4 +236,252 @@ token = { file = "/nonexistent/hub-test-token" }
     std::fs::remove_file(&path).unwrap();
     assert_eq!(config.tenants[0].id.as_str(), "nosecret");
     assert_eq!(config.sharding.replicas, 3);
+}
+
+#[test]
+fn a_bad_choice_names_line_tenant_key_and_the_allowed_values_but_not_the_value() {
+    let text = "[[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\ntoken = { env = \"HUB_CFG_TEST_CHOICE\" }\ndeprovisioning = \"obliterate\"\n";
+    let err = load(text).unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    let problem = &problems[0];
+    assert_eq!(problem.line, Some(5), "{err}");
+    assert_eq!(problem.tenant.as_deref(), Some("acme"), "{err}");
+    assert_eq!(problem.key, "deprovisioning", "{err}");
+    assert!(problem.message.contains("`off`"), "{err}");
+    assert!(problem.message.contains("`disable`"), "{err}");
+    assert!(!err.to_string().contains("obliterate"), "{err}");
+}
+
+/// A ConductorOne client secret whose public key `x` belongs to another private key.
+fn damaged_client_secret() -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = |seed: u8| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let jwk = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","x":"{}","d":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(key(1).verifying_key().to_bytes()),
+        URL_SAFE_NO_PAD.encode(key(2).to_bytes()),
+    );
+    format!(
+        "secret-token:conductorone.com:v1:{}",
+        URL_SAFE_NO_PAD.encode(jwk)
+    )
+}
+
+#[test]
+fn a_damaged_client_secret_fails_validation_naming_tenant_and_key() {
+    let dir = std::env::temp_dir().join(format!("hub-cfg-jwk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = damaged_client_secret();
+    std::fs::write(dir.join("c1-secret"), &secret).unwrap();
+    std::fs::write(dir.join("pat"), "pat-value").unwrap();
+    let text = r#"
+[[instance]]
+id = "acme"
+base_url = "https://c.example"
+token = { file = "pat" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { file = "c1-secret" }
+"#;
+    let err = HubConfig::from_toml(text, &dir.join("hub.toml")).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "conductorone.client_secret");
+    assert_eq!(problems[0].line, Some(2));
+    assert!(problems[0].message.contains("does not match"), "{err}");
+    assert!(!err.to_string().contains(&secret), "{err}");
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_fails_validation_naming_tenant_and_key() {
+    let dir = std::env::temp_dir().join(format!("hub-cfg-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pat"), "pat-value").unwrap();
+    let text = "[[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\n\
+                token = { file = \"pat\" }\nca_file = \"ca.pem\"\n";
+    let err = HubConfig::from_toml(text, &dir.join("hub.toml")).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "ca_file");
+}
+
+#[test]
+fn a_secret_written_inline_is_reported_by_key_and_never_quoted() {
+    with_env_token("HUB_CFG_TEST_INLINE");
+    let secret = "inline-secret-value-7f3a";
+    let cases = [
+        (format!("token = \"{secret}\""), String::new(), "token"),
+        (
+            format!("username = \"svc\"\npassword = \"{secret}\""),
+            String::new(),
+            "password",
+        ),
+        (
+            "token = { env = \"HUB_CFG_TEST_INLINE\" }".to_owned(),
+            format!(
+                "[instance.conductorone]\nclient_id = \"hub@acme.conductor.one/pcc\"\nclient_secret = \"{secret}\"\n"
+            ),
+            "conductorone.client_secret",
+        ),
+    ];
+    for (auth, table, key) in cases {
+        let text = format!(
+            "[[instance]]\nid = \"other\"\nbase_url = \"https://o.example\"\ntoken = {{ env = \"HUB_CFG_TEST_INLINE\" }}\n\
+             [[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\n{auth}\n{table}"
+        );
+        let err = load(&text).unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 1, "{err}");
+        let problem = &problems[0];
+        assert_eq!(problem.tenant.as_deref(), Some("acme"), "{err}");
+        assert_eq!(problem.key, key, "{err}");
+        let secret_line = text
+            .lines()
+            .position(|line| line.contains(secret))
+            .map(|index| index + 1);
+        assert_eq!(problem.line, secret_line, "{err}");
+        assert!(problem.message.contains("{ env = \"VAR\" }"), "{err}");
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    }
+}
+
+#[test]
+fn no_problem_quotes_the_value_it_refuses() {
+    let value = "quoted-value-9c1e";
+    let text = format!(
+        "[hub]\nadmin_listen = \"{value}\"\nshutdown_grace = \"{value}\"\n\
+         [telemetry]\notlp_endpoint = \"{value}\"\n\
+         [[instance]]\nid = \"acme\"\nbase_url = \"{value}\"\ntoken = {{ env = \"HUB_CFG_TEST_QUOTE\" }}\n\
+         version = \"{value}\"\nsync_interval = \"{value}\"\n\
+         [[instance]]\nid = \"{value}-Bad!\"\nbase_url = \"https://c.example\"\ntoken = {{ env = \"HUB_CFG_TEST_QUOTE\" }}\n"
+    );
+    with_env_token("HUB_CFG_TEST_QUOTE");
+    let err = load(&text).unwrap_err();
+    let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+    for key in [
+        "hub.admin_listen",
+        "hub.shutdown_grace",
+        "telemetry.otlp_endpoint",
+        "base_url",
+        "version",
+        "sync_interval",
+        "id",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing: {err}");
+    }
+    assert!(!err.to_string().contains(value), "{err}");
+}
+
+#[test]
+fn two_tenants_sharing_a_conductorone_client_id_or_host_id_are_refused_naming_both() {
+    let text = r#"
+[[instance]]
+id = "acme"
+base_url = "https://a.example"
+token = { env = "HUB_CFG_TEST_SHARED" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { env = "HUB_CFG_TEST_SHARED" }
+host_id = "connector-1"
+
+[[instance]]
+id = "globex"
+base_url = "https://g.example"
+token = { env = "HUB_CFG_TEST_SHARED" }
+[instance.conductorone]
+client_id = "hub@acme.conductor.one/pcc"
+client_secret = { env = "HUB_CFG_TEST_SHARED" }
+host_id = "connector-1"
+"#;
+    // Without secrets only the sharing is left to find.
+    let err =
+        HubConfig::from_toml_without_secrets(text, Path::new("/etc/hub/hub.toml")).unwrap_err();
+    let problems = err.problems();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["conductorone.client_id", "conductorone.host_id"],
+        "{err}"
+    );
+    for problem in &problems {
+        assert_eq!(problem.tenant.as_deref(), Some("globex"), "{err}");
+        assert_eq!(problem.line, Some(11), "{err}");
+        assert!(problem.message.contains("`acme`"), "{err}");
+    }
+    let distinct =
+        text.replacen("connector-1", "connector-2", 1)
+            .replacen("hub@acme", "hub@globex", 1);
+    HubConfig::from_toml_without_secrets(&distinct, Path::new("/etc/hub/hub.toml"))
+        .unwrap_or_else(|err| panic!("{err}"));
+}
+
+fn with_base_url(base_url: &str, extra: &str) -> Result<HubConfig, ConfigError> {
+    with_env_token("HUB_CFG_TEST_HTTP");
+    load(&format!(
+        "[[instance]]\nid = \"acme\"\nbase_url = \"{base_url}\"\ntoken = {{ env = \"HUB_CFG_TEST_HTTP\" }}\n{extra}"
+    ))
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_the_tenant_allows_it() {
+    let err = with_base_url("http://wiki.acme.example", "").unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(problems[0].key, "base_url");
+    assert!(problems[0].message.contains("allow_insecure_http"), "{err}");
+
+    let allowed = with_base_url("http://wiki.acme.example", "allow_insecure_http = true").unwrap();
+    assert!(allowed.tenants[0].confluence.sends_credentials_in_clear());
+    for loopback in [
+        "http://127.0.0.1:8090",
+        "http://localhost:8090",
+        "http://[::1]:8090",
+        "https://wiki.acme.example",
+    ] {
+        let config = with_base_url(loopback, "").unwrap_or_else(|err| panic!("{err}"));
+        assert!(!config.tenants[0].confluence.sends_credentials_in_clear());
+    }
+}
+
+#[test]
+fn provisioning_over_plain_http_to_another_host_is_refused_even_when_allowed() {
+    let err = with_base_url(
+        "http://wiki.acme.example",
+        "allow_insecure_http = true\nprovisioning = true",
+    )
+    .unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].key, "provisioning");
+    assert_eq!(problems[0].tenant.as_deref(), Some("acme"));
+    with_base_url("http://127.0.0.1:8090", "provisioning = true")
+        .unwrap_or_else(|err| panic!("{err}"));
+}
+
+#[test]
+fn credentials_inside_base_url_are_refused_without_echoing_them() {
+    for url in [
+        "https://svc:hunter2-pw@wiki.acme.example",
+        "https://hunter2-user@wiki.acme.example",
+    ] {
+        let err = with_base_url(url, "").unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 1, "{err}");
+        assert_eq!(problems[0].key, "base_url");
+        assert!(problems[0].message.contains("credentials"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }

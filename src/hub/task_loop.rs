@@ -31,7 +31,7 @@ use crate::conductorone::client::BatonClient;
 use crate::conductorone::settings::C1Settings;
 use crate::conductorone::task::{
     BoxFuture, CancellationSignal, CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
-    SyncRequest, SyncedFile, TaskError, TaskHandler,
+    SyncRequest, SyncedFile, TaskError, TaskHandler, is_acceptable_task_id,
 };
 use crate::conductorone::upload::{UploadError, upload_c1z};
 use crate::conductorone::{RunnerStatus, SessionError, SessionState, TaskRunner};
@@ -206,6 +206,13 @@ impl TaskHandler for HubTaskHandler {
         request: SyncRequest,
         cancel: CancellationSignal,
     ) -> BoxFuture<Result<SyncedFile, TaskError>> {
+        if !is_acceptable_task_id(task_id) {
+            let refused = TaskError::new(
+                tonic::Code::InvalidArgument,
+                "task id refused: it is not a safe file name",
+            );
+            return Box::pin(std::future::ready(Err(refused.non_retryable())));
+        }
         let instance = self.instance.upgrade();
         let path = self.tasks_dir.join(format!("{task_id}.c1z"));
         let task_id = task_id.to_owned();

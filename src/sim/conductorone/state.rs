@@ -339,7 +339,17 @@ impl SimState {
         task_type: Option<TaskType>,
         type_name: &'static str,
     ) -> Result<String, StateError> {
-        let id = task_id();
+        self.enqueue_with_id(tenant, task_id(), task_type, type_name)
+    }
+
+    /// Queues a task under an id of the caller's choosing, hostile ones included.
+    pub fn enqueue_with_id(
+        &self,
+        tenant: &str,
+        id: String,
+        task_type: Option<TaskType>,
+        type_name: &'static str,
+    ) -> Result<String, StateError> {
         let mut records = self.lock();
         let entry = records
             .tenants

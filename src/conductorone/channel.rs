@@ -113,7 +113,10 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, ChannelErro
     let mut builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent("baton-c1-credential-provider");
+        .user_agent("baton-c1-credential-provider")
+        // A redirect would re-send the signed client assertion to a server
+        // nobody configured.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(pem) = ca_pem {
         let certificates = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|err| ChannelError::Tls(err.to_string()))?;

@@ -4,6 +4,7 @@
 //! from the control plane to the Supervisor as messages.
 
 use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -75,12 +76,7 @@ pub fn serve(
     let ordinal = shard::current_ordinal(config.sharding.replicas)?;
     let board = StatusBoard::new(ordinal, config.sharding.replicas);
     let listener = control.block_on(admin::bind(config.hub.admin_listen))?;
-    std::fs::create_dir_all(&config.hub.data_dir).map_err(|err| {
-        anyhow::anyhow!(
-            "cannot create data_dir {}: {err}; point hub.data_dir at a writable directory",
-            config.hub.data_dir.display()
-        )
-    })?;
+    create_data_dir(&config.hub.data_dir)?;
     super::supervisor::remove_temp_files(&config.hub.data_dir);
     tracing::info!(
         admin = %config.hub.admin_listen,
@@ -254,4 +250,28 @@ async fn watch_config(reloader: Reloader, every: Duration) {
             let _ = reloader.reload().await;
         }
     }
+}
+
+/// Creates the data dir (and missing parents) with mode 0700; warns when an
+/// existing one lets other users in, since it holds every tenant's data.
+fn create_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot create data_dir {}: {err}; point hub.data_dir at a writable directory",
+                data_dir.display()
+            )
+        })?;
+    let mode = std::fs::metadata(data_dir).map_or(0, |metadata| metadata.mode());
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data dir lets other users read it; run chmod 700 on it"
+        );
+    }
+    Ok(())
 }

@@ -411,3 +411,63 @@ async fn each_replica_runs_exactly_its_shard_of_the_tenants() {
     }
     assert!(hub.get("/healthz").await.is_some_and(|r| r.status() == 200));
 }
+
+/// Every file and directory under `dir` with its permission bits and
+/// whether it is a directory.
+fn modes_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, (u32, bool))> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            // A file may vanish between listing and stat: it is simply not seen.
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if metadata.is_dir() {
+                pending.push(path.clone());
+            }
+            found.push((path, (metadata.mode() & 0o777, metadata.is_dir())));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_umask_022_every_directory_is_0700_and_every_file_0600() {
+    use std::os::unix::fs::MetadataExt;
+    let slow = slow_sim(dataset(45, 80, 10, 5), Duration::from_millis(15));
+    let config = format!(
+        "{HUB}{}",
+        instance("private", &slow, "HUB_IT_TOKEN", "sync_interval = \"1h\"")
+    );
+    let dir = TempDir::new("umask");
+    let data = dir.path().join("data");
+    let hub = HubProcess::start_with_umask(dir.path(), &config, &[ADMIN_TOKEN], Some("022"));
+
+    // Watch the files as the sync writes them: temp files and SQLite's own
+    // side files exist only while it runs.
+    let mut seen = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !data.join("private/latest.c1z").exists() {
+        assert!(Instant::now() < deadline, "no sync\n{}", hub.log_tail());
+        seen.extend(modes_under(&data));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    seen.extend(modes_under(&data));
+    let data_mode = std::fs::metadata(&data).unwrap().mode() & 0o777;
+
+    assert_eq!(data_mode, 0o700, "data_dir");
+    assert!(
+        seen.keys()
+            .any(|path| path.to_string_lossy().ends_with(".sqlite.tmp")),
+        "the sync's working database was never seen; the test proves nothing: {seen:?}"
+    );
+    let loose: Vec<String> = seen
+        .iter()
+        .filter(|(_, (mode, is_dir))| *mode != if *is_dir { 0o700 } else { 0o600 })
+        .map(|(path, (mode, _))| format!("{} {mode:o}", path.display()))
+        .collect();
+    assert!(loose.is_empty(), "readable by others: {loose:?}");
+}

@@ -451,6 +451,12 @@ async fn a_task_id_that_climbs_out_of_the_tasks_directory_is_refused_before_any_
         "files appeared outside the tenant's directory"
     );
     assert!(!dir.path().join("other-tenant").exists());
+    for private in ["data", "data/alpha", "data/alpha/tasks"] {
+        let mode = std::os::unix::fs::MetadataExt::mode(
+            &std::fs::metadata(dir.path().join(private)).unwrap(),
+        );
+        assert_eq!(mode & 0o777, 0o700, "{private} is {:o}", mode & 0o777);
+    }
     hub.signal("TERM");
     hub.wait_exit(Duration::from_secs(10));
 }

@@ -87,13 +87,32 @@ impl HubProcess {
     /// Writes `config` (which must use `{admin}` for `admin_listen` and
     /// `{data_dir}` for `data_dir`) to `dir/hub.toml` and starts the hub.
     pub fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_umask(dir, config, env, None)
+    }
+
+    /// As [`HubProcess::start`], with the file-creation mask set to `umask`
+    /// (octal, as the shell's `umask` takes it) when given.
+    pub fn start_with_umask(
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        umask: Option<&str>,
+    ) -> Self {
         let port = free_port();
         let config_path = dir.join("hub.toml");
         let text = config
             .replace("{admin}", &format!("127.0.0.1:{port}"))
             .replace("{data_dir}", &dir.join("data").display().to_string());
         std::fs::write(&config_path, text).expect("write hub.toml");
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"));
+        let binary = env!("CARGO_BIN_EXE_confluence-hub");
+        let mut command = match umask {
+            Some(umask) => {
+                let mut shell = std::process::Command::new("/bin/sh");
+                shell.args(["-c", "umask \"$0\" && exec \"$@\"", umask, binary]);
+                shell
+            }
+            None => std::process::Command::new(binary),
+        };
         command
             .args([
                 "--log-format",

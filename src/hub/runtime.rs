@@ -78,6 +78,7 @@ pub fn serve(
     let listener = control.block_on(admin::bind(config.hub.admin_listen))?;
     create_data_dir(&config.hub.data_dir)?;
     super::supervisor::remove_temp_files(&config.hub.data_dir);
+    super::supervisor::remove_leftover_task_files(&config.hub.data_dir);
     tracing::info!(
         admin = %config.hub.admin_listen,
         data_dir = %config.hub.data_dir.display(),

@@ -471,3 +471,51 @@ async fn under_umask_022_every_directory_is_0700_and_every_file_0600() {
         .collect();
     assert!(loose.is_empty(), "readable by others: {loose:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_sweep_removes_leftovers_but_never_follows_a_link_out_of_the_data_dir() {
+    let confluence = sim(SimVersion::V9_2, dataset(46, 10, 3, 2));
+    let config = format!(
+        "{HUB}{}",
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let dir = TempDir::new("sweep");
+    let outside = dir.path().join("outside");
+    let tenant_dir = dir.path().join("data/acme");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(tenant_dir.join("tasks")).unwrap();
+    std::fs::write(outside.join("victim.tmp"), "not the hub's").unwrap();
+    std::fs::write(outside.join("target.tmp"), "not the hub's either").unwrap();
+    let stale = tenant_dir.join("latest.c1z.2VQ8pMFm1uSsSRNlFqKjAjzTDNt.sqlite.tmp");
+    std::fs::write(&stale, "crashed sync").unwrap();
+    let crashed_task = tenant_dir.join("tasks/2VQ8pMFm1uSsSRNlFqKjAjzTDNt.c1z");
+    std::fs::write(&crashed_task, "crashed task").unwrap();
+    let link = tenant_dir.join("link.tmp");
+    std::os::unix::fs::symlink(outside.join("target.tmp"), &link).unwrap();
+    std::os::unix::fs::symlink(&outside, tenant_dir.join("escape")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.path().join("data/elsewhere")).unwrap();
+
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the hub to serve", |_| true)
+        .await;
+
+    assert!(!stale.exists(), "a stale temp file survived");
+    assert!(!crashed_task.exists(), "a crashed task's file survived");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "a link with a temp name survived"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("victim.tmp")).unwrap(),
+        "not the hub's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("target.tmp")).unwrap(),
+        "not the hub's either"
+    );
+}

@@ -39,6 +39,12 @@ pub mod defaults {
     pub const MAX_IN_FLIGHT: usize = 4;
     /// Confluence caps user, group and member pages at 200 anyway.
     pub const PAGE_SIZE: u32 = 200;
+    /// A page of 1000 users with expansions is a few MiB: 64 MiB stops a
+    /// broken or hostile server long before it exhausts memory.
+    pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+    /// 100 000 pages of 200 is 20 million records, far beyond any instance;
+    /// a server that keeps offering a next page is stopped there.
+    pub const MAX_PAGES: u64 = 100_000;
     /// Baton's default sync cadence for service-less connectors.
     pub const SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
     /// A Confluence node under load answers big pages slowly; 60 s is generous
@@ -615,6 +621,21 @@ impl Validator<'_> {
                 "must be between 1 and 1000".into(),
             );
         }
+        let max_response_bytes = settings
+            .max_response_bytes
+            .unwrap_or(defaults::MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            self.problem(
+                line,
+                tenant,
+                "max_response_bytes",
+                "must be at least 1024 (bytes)".into(),
+            );
+        }
+        let max_pages = settings.max_pages.unwrap_or(defaults::MAX_PAGES);
+        if max_pages == 0 {
+            self.problem(line, tenant, "max_pages", "must be at least 1".into());
+        }
         let task_concurrency = settings
             .task_concurrency
             .unwrap_or(defaults::TASK_CONCURRENCY);
@@ -750,6 +771,8 @@ impl Validator<'_> {
                 burst,
                 max_in_flight,
                 page_size,
+                max_response_bytes,
+                max_pages,
                 version,
                 retry,
             },

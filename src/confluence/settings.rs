@@ -22,6 +22,10 @@ pub struct ClientSettings {
     pub burst: u32,
     pub max_in_flight: usize,
     pub page_size: u32,
+    /// The most bytes one response body may hold; reading stops past it.
+    pub max_response_bytes: u64,
+    /// The most pages one listing may take before it is abandoned.
+    pub max_pages: u64,
     /// Skip detection and assume this version.
     pub version: Option<ConfluenceVersion>,
     pub retry: RetryPolicy,
@@ -43,6 +47,8 @@ impl ClientSettings {
             burst: defaults::BURST,
             max_in_flight: defaults::MAX_IN_FLIGHT,
             page_size: defaults::PAGE_SIZE,
+            max_response_bytes: defaults::MAX_RESPONSE_BYTES,
+            max_pages: defaults::MAX_PAGES,
             version: None,
             retry: RetryPolicy::default(),
         }

@@ -378,6 +378,9 @@ fn sync_error(error: &SyncError) -> TaskError {
             | ErrorKind::Redirected { .. }
             | ErrorKind::Setup { .. } => tonic::Code::FailedPrecondition,
             ErrorKind::Unsupported { .. } => tonic::Code::Unimplemented,
+            ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
+                tonic::Code::ResourceExhausted
+            }
             _ => tonic::Code::Unknown,
         },
         SyncError::C1z(_) | SyncError::Internal(_) => tonic::Code::Internal,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use confluence_hub::sim::confluence::{
-    ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion,
+    ConfluenceSim, Dataset, Faults, GenerateOptions, Hostile, HostileAnswer, SimOptions, SimVersion,
 };
 
 use crate::support::{HubProcess, TempDir, temp_files, tenant};
@@ -517,5 +517,99 @@ async fn the_start_up_sweep_removes_leftovers_but_never_follows_a_link_out_of_th
     assert_eq!(
         std::fs::read_to_string(outside.join("target.tmp")).unwrap(),
         "not the hub's either"
+    );
+}
+
+fn hostile_sim(seed: u64, path_prefix: &str, answer: HostileAnswer) -> ConfluenceSim {
+    let mut options = SimOptions::new(SimVersion::V9_2, dataset(seed, 10, 3, 2));
+    options.faults = Faults {
+        hostile: Some(Hostile {
+            path_prefix: path_prefix.to_owned(),
+            answer,
+        }),
+        ..Faults::default()
+    };
+    ConfluenceSim::start(options).expect("start a hostile Confluence simulator")
+}
+
+/// The peak resident memory of process `pid`, in KiB (Linux).
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_confluence_hits_a_cap_while_another_tenant_syncs_normally() {
+    let healthy = sim(SimVersion::V9_2, dataset(47, 40, 6, 4));
+    let endless_pages = hostile_sim(48, "/rest/api/group", HostileAnswer::EndlessPages);
+    let huge_body = hostile_sim(
+        49,
+        "/rest/api/space",
+        HostileAnswer::HugeBody {
+            bytes: 200 * 1024 * 1024,
+        },
+    );
+    let endless_body = hostile_sim(50, "/rest/api/group", HostileAnswer::EndlessBody);
+    let once = "sync_interval = \"1h\"\nrequests_per_second = 1000\nburst = 100";
+    let capped = format!("{once}\nmax_response_bytes = 1048576\nmax_pages = 50");
+    let config = format!(
+        "{HUB}{}{}{}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", once),
+        instance("endless-pages", &endless_pages, "HUB_IT_TOKEN", &capped),
+        instance("huge-body", &huge_body, "HUB_IT_TOKEN", &capped),
+        instance("endless-body", &endless_body, "HUB_IT_TOKEN", &capped),
+    );
+    let dir = TempDir::new("hostile");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+
+    let expectations = [
+        ("endless-pages", "/rest/api/group", "50 pages", "max_pages"),
+        (
+            "huge-body",
+            "/rest/api/space",
+            "1048576 bytes",
+            "max_response_bytes",
+        ),
+        (
+            "endless-body",
+            "/rest/api/group",
+            "1048576 bytes",
+            "max_response_bytes",
+        ),
+    ];
+    for (id, route, cap, key) in expectations {
+        let status = hub
+            .wait_for(
+                Duration::from_secs(60),
+                &format!("{id} to fail"),
+                |status| tenant(status, id).is_some_and(|t| t["state"] == "failing"),
+            )
+            .await;
+        let error = tenant(&status, id).unwrap()["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for part in [id, route, cap, key] {
+            assert!(error.contains(part), "{id}: `{part}` missing from: {error}");
+        }
+    }
+    let status = hub
+        .wait_for(Duration::from_secs(60), "healthy to sync", |status| {
+            tenant(status, "healthy").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+        })
+        .await;
+    assert_eq!(
+        tenant(&status, "healthy").unwrap()["consecutive_failures"],
+        0
+    );
+    assert!(dir.path().join("data/healthy/latest.c1z").exists());
+    let peak = peak_memory_kib(hub.pid());
+    assert!(
+        peak < 150 * 1024,
+        "the hub peaked at {peak} KiB while refusing a 200 MiB body"
     );
 }

@@ -62,7 +62,10 @@ pub mod defaults {
     /// A changed tenant restarts once its in-flight work ends, or after this.
     pub const RELOAD_GRACE: Duration = Duration::from_secs(300);
     pub const DATA_DIR: &str = "/var/lib/confluence-hub";
+    /// With an `admin_token`, the admin endpoint listens on every interface.
     pub const ADMIN_LISTEN: &str = "0.0.0.0:9090";
+    /// Without one, only this host may reach `/status` and `/reload`.
+    pub const ADMIN_LISTEN_WITHOUT_TOKEN: &str = "127.0.0.1:9090";
 }
 
 /// A validated hub configuration.
@@ -80,6 +83,8 @@ pub struct HubConfig {
 pub struct HubSettings {
     pub data_dir: PathBuf,
     pub admin_listen: SocketAddr,
+    /// The bearer token `/status`, `/reload` and other tenant routes demand.
+    pub admin_token: Option<Secret>,
     /// Actix arbiters (worker threads) for tenant actor trees.
     pub workers: usize,
     /// Syncs running at once across the hub; the others wait for a slot.
@@ -381,10 +386,19 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig, path: &Path) -> HubConfig {
         let hub = raw.hub.unwrap_or_default();
+        let admin_token = hub.admin_token.as_ref().and_then(|reference| {
+            self.secret(reference)
+                .map_err(|message| self.problem(None, None, "hub.admin_token", message))
+                .ok()
+        });
         let admin_listen = hub
             .admin_listen
             .as_deref()
-            .unwrap_or(defaults::ADMIN_LISTEN);
+            .unwrap_or(if admin_token.is_some() {
+                defaults::ADMIN_LISTEN
+            } else {
+                defaults::ADMIN_LISTEN_WITHOUT_TOKEN
+            });
         let admin_listen = admin_listen.parse().unwrap_or_else(|_| {
             self.problem(
                 None,
@@ -423,6 +437,7 @@ impl Validator<'_> {
                     .unwrap_or(Path::new(defaults::DATA_DIR)),
             ),
             admin_listen,
+            admin_token,
             workers,
             max_concurrent_syncs,
             shutdown_grace: self.duration(

@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
 pub(super) struct RawHub {
     pub data_dir: Option<PathBuf>,
     pub admin_listen: Option<String>,
+    pub admin_token: Option<SecretRef>,
     pub workers: Option<usize>,
     pub max_concurrent_syncs: Option<usize>,
     pub shutdown_grace: Option<String>,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::shard;
 use super::status::StatusBoard;
 use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor};
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminAccess, AdminState};
 use crate::config::HubConfig;
 use crate::telemetry::{self, TelemetryOptions};
 
@@ -87,6 +87,14 @@ pub fn serve(
     if let ConfigSource::Fixed { why_no_reload } = &source {
         tracing::info!("{why_no_reload}");
     }
+    let admin_access = AdminAccess::new(config.hub.admin_token.clone(), config.hub.admin_listen);
+    if admin_access.guarded_routes_closed() {
+        tracing::warn!(
+            admin = %config.hub.admin_listen,
+            "the admin endpoint is reachable from other hosts and hub.admin_token is not set: \
+             it serves only /healthz, /readyz and /metrics; set hub.admin_token to use /status and /reload"
+        );
+    }
 
     let shutdown_grace = config.hub.shutdown_grace;
     let watch_every = match source {
@@ -102,6 +110,7 @@ pub fn serve(
     let reloader = Reloader {
         source,
         supervisor: supervisor.clone(),
+        admin: admin_access.clone(),
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = AdminState {
@@ -117,6 +126,7 @@ pub fn serve(
                 Box::pin(async move { reloader.reload().await })
             }
         }),
+        access: admin_access,
     };
     control.spawn(async move {
         let shutdown = async {
@@ -150,6 +160,7 @@ pub fn serve(
 struct Reloader {
     source: ConfigSource,
     supervisor: Addr<Supervisor>,
+    admin: AdminAccess,
 }
 
 impl Reloader {
@@ -166,11 +177,13 @@ impl Reloader {
             .map_err(|err| format!("config loader failed: {err}"))?;
         match loaded {
             Ok(config) => {
+                let admin_token = config.hub.admin_token.clone();
                 let report = self
                     .supervisor
                     .send(ApplyConfig(Box::new(config)))
                     .await
                     .map_err(|err| format!("the supervisor is not running: {err}"))??;
+                self.admin.set_token(admin_token);
                 serde_json::to_value(report).map_err(|err| err.to_string())
             }
             Err(err) => {

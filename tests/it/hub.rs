@@ -613,3 +613,109 @@ async fn a_hostile_confluence_hits_a_cap_while_another_tenant_syncs_normally() {
         "the hub peaked at {peak} KiB while refusing a 200 MiB body"
     );
 }
+
+/// The status code and body of `method path` with an optional bearer token.
+async fn admin_call(
+    hub: &HubProcess,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+) -> (u16, String) {
+    let mut request = crate::support::http_client().request(method, format!("{}{path}", hub.admin));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the admin endpoint answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_admin_token_status_and_reload_demand_it_and_a_reload_rotates_it() {
+    use reqwest::Method;
+    let confluence = sim(SimVersion::V9_2, dataset(51, 10, 3, 2));
+    let dir = TempDir::new("admin-token");
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, "first-admin-token\n").unwrap();
+    let config = format!(
+        "{HUB}admin_token = {{ file = \"{}\" }}\n{}",
+        token_file.display(),
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.bearer = Some("first-admin-token".into());
+    hub.wait_for(Duration::from_secs(20), "the hub to serve", |_| true)
+        .await;
+
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let (code, body) = admin_call(&hub, Method::GET, path, None).await;
+        assert!(
+            code == 200 || (path == "/readyz" && code == 503),
+            "{path}: {code} {body}"
+        );
+    }
+    for (method, path) in [(Method::GET, "/status"), (Method::POST, "/reload")] {
+        for bearer in [None, Some("wrong-admin-token"), Some("first-admin-toke")] {
+            let (code, body) = admin_call(&hub, method.clone(), path, bearer).await;
+            assert_eq!(code, 401, "{path} with {bearer:?}: {body}");
+            assert!(!body.contains("first-admin-token"), "{body}");
+        }
+    }
+    let (code, body) = admin_call(&hub, Method::GET, "/status", Some("first-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("acme"), "{body}");
+
+    std::fs::write(&token_file, "second-admin-token\n").unwrap();
+    let (code, body) = admin_call(&hub, Method::POST, "/reload", Some("first-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = admin_call(&hub, Method::GET, "/status", Some("first-admin-token")).await;
+    assert_eq!(code, 401, "the old token still works after the reload");
+    let (code, body) = admin_call(&hub, Method::GET, "/status", Some("second-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    let log = hub.log_text();
+    for token in ["first-admin-token", "second-admin-token"] {
+        assert!(!log.contains(token), "{token} reached the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_token_a_listener_open_to_other_hosts_serves_only_the_open_routes() {
+    use reqwest::Method;
+    let confluence = sim(SimVersion::V9_2, dataset(52, 10, 3, 2));
+    let dir = TempDir::new("admin-open");
+    let config = format!(
+        "[hub]\ndata_dir = \"{{data_dir}}\"\nadmin_listen = \"0.0.0.0:{{admin_port}}\"\nshutdown_grace = \"2s\"\n{}",
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hub.get("/healthz").await.is_none() {
+        assert!(Instant::now() < deadline, "{}", hub.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    for path in ["/healthz", "/metrics"] {
+        let (code, body) = admin_call(&hub, Method::GET, path, None).await;
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    for (method, path) in [(Method::GET, "/status"), (Method::POST, "/reload")] {
+        let (code, body) = admin_call(&hub, method, path, None).await;
+        assert_eq!(code, 401, "{path}: {body}");
+        assert!(body.contains("hub.admin_token"), "{path}: {body}");
+    }
+    assert!(
+        hub.log_text().contains("hub.admin_token is not set"),
+        "{}",
+        hub.log_tail()
+    );
+}

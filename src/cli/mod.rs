@@ -10,6 +10,7 @@ mod inspect;
 mod run;
 mod shard_plan;
 mod single;
+mod state_dir;
 mod sync;
 
 use std::path::PathBuf;

@@ -147,10 +147,14 @@ pub fn run(args: SingleArgs, log_format: LogFormat, log_level: &str) -> anyhow::
         eprintln!("warning: {var} is set but not read: {}", baton::UNKNOWN_VAR);
     }
     let id = settings.default_tenant_id();
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("confluence-hub-{id}")));
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = std::env::temp_dir().join(format!("confluence-hub-{id}"));
+            super::state_dir::claim_private_dir(&dir)?;
+            dir
+        }
+    };
     let hub = baton::GeneratedHub {
         data_dir,
         admin_listen: args.admin_listen.clone(),

@@ -823,3 +823,31 @@ fn inspect_exits_1_with_a_message_on_a_bad_file() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn the_readers_decompressed_copy_is_private_to_its_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TestDir::new();
+    let options = ReaderOptions {
+        temp_dir: dir.0.clone(),
+        ..ReaderOptions::default()
+    };
+    let reader = C1zReader::open_with(&fixture("reference.c1z"), &options).unwrap();
+    reader.summary().unwrap();
+    let modes: Vec<(PathBuf, u32)> = fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let mode = fs::metadata(&path).unwrap().mode() & 0o777;
+            (path, mode)
+        })
+        .collect();
+    assert!(
+        !modes.is_empty(),
+        "the reader left no working copy to check"
+    );
+    for (path, mode) in &modes {
+        assert_eq!(*mode, 0o600, "{} is {mode:o}", path.display());
+    }
+    drop(reader);
+}

@@ -1217,3 +1217,64 @@ async fn simulator_decodes_uploaded_c1z_files_with_our_reader() {
     assert!(undecodable.contents.is_none() && undecodable.decode_error.is_some());
     runner.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_redirect_is_never_followed() {
+    let (sim, tenants) = start_sim(&["acme"]);
+    // Anything that connects here would have been sent the client assertion.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let visited = Arc::new(AtomicUsize::new(0));
+    let counter = visited.clone();
+    let trap = tokio::spawn(async move {
+        while elsewhere.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    sim.set_faults(
+        "acme",
+        TenantFaults {
+            token_redirect: Some(format!("https://127.0.0.1:{elsewhere_port}/auth/v1/token")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let client = BatonClient::connect(&tenants[0].settings).unwrap();
+
+    let refused = client.check_credentials().await.unwrap_err();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        visited.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    assert!(refused.to_string().contains("redirect"), "{refused}");
+    trap.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_absurd_token_lifetime_neither_panics_nor_fetches_a_token_per_call() {
+    let (sim, tenants) = start_sim(&["missing", "absurd"]);
+    let lifetimes = [
+        TenantFaults {
+            token_omit_expires_in: true,
+            ..Default::default()
+        },
+        TenantFaults {
+            token_claimed_expires_in: Some(u64::MAX),
+            ..Default::default()
+        },
+    ];
+    for (tenant, faults) in tenants.iter().zip(lifetimes) {
+        sim.set_faults(&tenant.name, faults).unwrap();
+        let client = BatonClient::connect(&tenant.settings).unwrap();
+        for _ in 0..5 {
+            client
+                .get_task()
+                .await
+                .unwrap_or_else(|err| panic!("{}: {err}", tenant.name));
+        }
+        let stats = sim.stats(&tenant.name).unwrap();
+        assert_eq!(stats.tokens_issued, 1, "{}: {stats:?}", tenant.name);
+    }
+}

@@ -63,6 +63,7 @@ fn example_config_loads_with_every_key_it_documents() {
     let dir = TempDir::new("example-config");
     let text = std::fs::read_to_string(repository().join("config/example.toml")).unwrap();
     for file in [
+        "secrets/admin-token",
         "secrets/acme-c1-client-secret",
         "secrets/globex-confluence-password",
         "secrets/initech-confluence-token",

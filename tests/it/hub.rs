@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
+use sim::confluence::{
+    ConfluenceSim, Dataset, Faults, GenerateOptions, Hostile, HostileAnswer, SimOptions, SimVersion,
+};
 
 use crate::support::{HubProcess, TempDir, temp_files, tenant};
 
@@ -408,4 +410,312 @@ async fn each_replica_runs_exactly_its_shard_of_the_tenants() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(hub.get("/healthz").await.is_some_and(|r| r.status() == 200));
+}
+
+/// Every file and directory under `dir` with its permission bits and
+/// whether it is a directory.
+fn modes_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, (u32, bool))> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            // A file may vanish between listing and stat: it is simply not seen.
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if metadata.is_dir() {
+                pending.push(path.clone());
+            }
+            found.push((path, (metadata.mode() & 0o777, metadata.is_dir())));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_umask_022_every_directory_is_0700_and_every_file_0600() {
+    use std::os::unix::fs::MetadataExt;
+    let slow = slow_sim(dataset(45, 80, 10, 5), Duration::from_millis(15));
+    let config = format!(
+        "{HUB}{}",
+        instance("private", &slow, "HUB_IT_TOKEN", "sync_interval = \"1h\"")
+    );
+    let dir = TempDir::new("umask");
+    let data = dir.path().join("data");
+    let hub = HubProcess::start_with_umask(dir.path(), &config, &[ADMIN_TOKEN], Some("022"));
+
+    // Watch the files as the sync writes them: temp files and SQLite's own
+    // side files exist only while it runs.
+    let mut seen = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !data.join("private/latest.c1z").exists() {
+        assert!(Instant::now() < deadline, "no sync\n{}", hub.log_tail());
+        seen.extend(modes_under(&data));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    seen.extend(modes_under(&data));
+    let data_mode = std::fs::metadata(&data).unwrap().mode() & 0o777;
+
+    assert_eq!(data_mode, 0o700, "data_dir");
+    assert!(
+        seen.keys()
+            .any(|path| path.to_string_lossy().ends_with(".sqlite.tmp")),
+        "the sync's working database was never seen; the test proves nothing: {seen:?}"
+    );
+    let loose: Vec<String> = seen
+        .iter()
+        .filter(|(_, (mode, is_dir))| *mode != if *is_dir { 0o700 } else { 0o600 })
+        .map(|(path, (mode, _))| format!("{} {mode:o}", path.display()))
+        .collect();
+    assert!(loose.is_empty(), "readable by others: {loose:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_sweep_removes_leftovers_but_never_follows_a_link_out_of_the_data_dir() {
+    let confluence = sim(SimVersion::V9_2, dataset(46, 10, 3, 2));
+    let config = format!(
+        "{HUB}{}",
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let dir = TempDir::new("sweep");
+    let outside = dir.path().join("outside");
+    let tenant_dir = dir.path().join("data/acme");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(tenant_dir.join("tasks")).unwrap();
+    std::fs::write(outside.join("victim.tmp"), "not the hub's").unwrap();
+    std::fs::write(outside.join("target.tmp"), "not the hub's either").unwrap();
+    let stale = tenant_dir.join("latest.c1z.2VQ8pMFm1uSsSRNlFqKjAjzTDNt.sqlite.tmp");
+    std::fs::write(&stale, "crashed sync").unwrap();
+    let crashed_task = tenant_dir.join("tasks/2VQ8pMFm1uSsSRNlFqKjAjzTDNt.c1z");
+    std::fs::write(&crashed_task, "crashed task").unwrap();
+    let link = tenant_dir.join("link.tmp");
+    std::os::unix::fs::symlink(outside.join("target.tmp"), &link).unwrap();
+    std::os::unix::fs::symlink(&outside, tenant_dir.join("escape")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.path().join("data/elsewhere")).unwrap();
+
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the hub to serve", |_| true)
+        .await;
+
+    assert!(!stale.exists(), "a stale temp file survived");
+    assert!(!crashed_task.exists(), "a crashed task's file survived");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "a link with a temp name survived"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("victim.tmp")).unwrap(),
+        "not the hub's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("target.tmp")).unwrap(),
+        "not the hub's either"
+    );
+}
+
+fn hostile_sim(seed: u64, path_prefix: &str, answer: HostileAnswer) -> ConfluenceSim {
+    let mut options = SimOptions::new(SimVersion::V9_2, dataset(seed, 10, 3, 2));
+    options.faults = Faults {
+        hostile: Some(Hostile {
+            path_prefix: path_prefix.to_owned(),
+            answer,
+        }),
+        ..Faults::default()
+    };
+    ConfluenceSim::start(options).expect("start a hostile Confluence simulator")
+}
+
+/// The peak resident memory of process `pid`, in KiB (Linux).
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_confluence_hits_a_cap_while_another_tenant_syncs_normally() {
+    let healthy = sim(SimVersion::V9_2, dataset(47, 40, 6, 4));
+    let endless_pages = hostile_sim(48, "/rest/api/group", HostileAnswer::EndlessPages);
+    let huge_body = hostile_sim(
+        49,
+        "/rest/api/space",
+        HostileAnswer::HugeBody {
+            bytes: 200 * 1024 * 1024,
+        },
+    );
+    let endless_body = hostile_sim(50, "/rest/api/group", HostileAnswer::EndlessBody);
+    let once = "sync_interval = \"1h\"\nrequests_per_second = 1000\nburst = 100";
+    let capped = format!("{once}\nmax_response_bytes = 1048576\nmax_pages = 50");
+    let config = format!(
+        "{HUB}{}{}{}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", once),
+        instance("endless-pages", &endless_pages, "HUB_IT_TOKEN", &capped),
+        instance("huge-body", &huge_body, "HUB_IT_TOKEN", &capped),
+        instance("endless-body", &endless_body, "HUB_IT_TOKEN", &capped),
+    );
+    let dir = TempDir::new("hostile");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+
+    let expectations = [
+        ("endless-pages", "/rest/api/group", "50 pages", "max_pages"),
+        (
+            "huge-body",
+            "/rest/api/space",
+            "1048576 bytes",
+            "max_response_bytes",
+        ),
+        (
+            "endless-body",
+            "/rest/api/group",
+            "1048576 bytes",
+            "max_response_bytes",
+        ),
+    ];
+    for (id, route, cap, key) in expectations {
+        let status = hub
+            .wait_for(
+                Duration::from_secs(60),
+                &format!("{id} to fail"),
+                |status| tenant(status, id).is_some_and(|t| t["state"] == "failing"),
+            )
+            .await;
+        let error = tenant(&status, id).unwrap()["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for part in [id, route, cap, key] {
+            assert!(error.contains(part), "{id}: `{part}` missing from: {error}");
+        }
+    }
+    let status = hub
+        .wait_for(Duration::from_secs(60), "healthy to sync", |status| {
+            tenant(status, "healthy").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+        })
+        .await;
+    assert_eq!(
+        tenant(&status, "healthy").unwrap()["consecutive_failures"],
+        0
+    );
+    assert!(dir.path().join("data/healthy/latest.c1z").exists());
+    let peak = peak_memory_kib(hub.pid());
+    assert!(
+        peak < 150 * 1024,
+        "the hub peaked at {peak} KiB while refusing a 200 MiB body"
+    );
+}
+
+/// The status code and body of `method path` with an optional bearer token.
+async fn admin_call(
+    hub: &HubProcess,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+) -> (u16, String) {
+    let mut request = crate::support::http_client().request(method, format!("{}{path}", hub.admin));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the admin endpoint answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_admin_token_status_and_reload_demand_it_and_a_reload_rotates_it() {
+    use reqwest::Method;
+    let confluence = sim(SimVersion::V9_2, dataset(51, 10, 3, 2));
+    let dir = TempDir::new("admin-token");
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, "first-admin-token\n").unwrap();
+    let config = format!(
+        "{HUB}admin_token = {{ file = \"{}\" }}\n{}",
+        token_file.display(),
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.bearer = Some("first-admin-token".into());
+    hub.wait_for(Duration::from_secs(20), "the hub to serve", |_| true)
+        .await;
+
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let (code, body) = admin_call(&hub, Method::GET, path, None).await;
+        assert!(
+            code == 200 || (path == "/readyz" && code == 503),
+            "{path}: {code} {body}"
+        );
+    }
+    for (method, path) in [(Method::GET, "/status"), (Method::POST, "/reload")] {
+        for bearer in [None, Some("wrong-admin-token"), Some("first-admin-toke")] {
+            let (code, body) = admin_call(&hub, method.clone(), path, bearer).await;
+            assert_eq!(code, 401, "{path} with {bearer:?}: {body}");
+            assert!(!body.contains("first-admin-token"), "{body}");
+        }
+    }
+    let (code, body) = admin_call(&hub, Method::GET, "/status", Some("first-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("acme"), "{body}");
+
+    std::fs::write(&token_file, "second-admin-token\n").unwrap();
+    let (code, body) = admin_call(&hub, Method::POST, "/reload", Some("first-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = admin_call(&hub, Method::GET, "/status", Some("first-admin-token")).await;
+    assert_eq!(code, 401, "the old token still works after the reload");
+    let (code, body) = admin_call(&hub, Method::GET, "/status", Some("second-admin-token")).await;
+    assert_eq!(code, 200, "{body}");
+    let log = hub.log_text();
+    for token in ["first-admin-token", "second-admin-token"] {
+        assert!(!log.contains(token), "{token} reached the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_token_a_listener_open_to_other_hosts_serves_only_the_open_routes() {
+    use reqwest::Method;
+    let confluence = sim(SimVersion::V9_2, dataset(52, 10, 3, 2));
+    let dir = TempDir::new("admin-open");
+    let config = format!(
+        "[hub]\ndata_dir = \"{{data_dir}}\"\nadmin_listen = \"0.0.0.0:{{admin_port}}\"\nshutdown_grace = \"2s\"\n{}",
+        instance(
+            "acme",
+            &confluence,
+            "HUB_IT_TOKEN",
+            "sync_interval = \"1h\""
+        )
+    );
+    let hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hub.get("/healthz").await.is_none() {
+        assert!(Instant::now() < deadline, "{}", hub.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    for path in ["/healthz", "/metrics"] {
+        let (code, body) = admin_call(&hub, Method::GET, path, None).await;
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    for (method, path) in [(Method::GET, "/status"), (Method::POST, "/reload")] {
+        let (code, body) = admin_call(&hub, method, path, None).await;
+        assert_eq!(code, 401, "{path}: {body}");
+        assert!(body.contains("hub.admin_token"), "{path}: {body}");
+    }
+    assert!(
+        hub.log_text().contains("hub.admin_token is not set"),
+        "{}",
+        hub.log_tail()
+    );
 }

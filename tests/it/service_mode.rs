@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use sim::conductorone::{
-    ConductorOneSim, PublicJwk, SimOptions as C1Options, SimTenant, SyncOptions, TaskState,
-    gen_credentials,
+    ConductorOneSim, PublicJwk, SimOptions as C1Options, SimTask, SimTenant, SyncOptions,
+    TaskState, gen_credentials,
 };
 use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
@@ -398,4 +398,63 @@ fn check_reports_conductorone_credentials_per_tenant() {
         "{stdout}"
     );
     assert!(!stdout.contains(&wrong.client_secret) && !stdout.contains(&good.client_secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_id_that_climbs_out_of_the_tasks_directory_is_refused_before_any_file_is_touched() {
+    let alpha = tenant_of("alpha", SimVersion::V9_2, 91, Duration::ZERO);
+    let c1 = c1_sim(vec![sim_tenant(&alpha, &alpha.public_jwk)]);
+    let dir = TempDir::new("service-mode-hostile-id");
+    let mut hub = HubProcess::start(
+        dir.path(),
+        &config(dir.path(), &c1, &[&alpha], &[alpha.client_secret.as_str()]),
+        &[],
+    );
+
+    let hostile = c1
+        .enqueue_with_id(
+            "alpha",
+            "../../other-tenant/latest",
+            &SimTask::SyncFull(SyncOptions::default()),
+        )
+        .unwrap();
+    let record = c1
+        .wait_for_finish(&hostile, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("the hostile task was never finished\n{}", hub.log_tail()));
+    let finish = record.finish.unwrap();
+    assert!(!finish.success, "{finish:?}");
+    assert_eq!(
+        finish.code,
+        tonic::Code::InvalidArgument as i32,
+        "{finish:?}"
+    );
+    assert!(c1.uploads("alpha").is_empty(), "the hostile task uploaded");
+
+    // A well-formed task still runs, so the refusal was not a broken session.
+    let honest = c1.enqueue_sync("alpha", SyncOptions::default()).unwrap();
+    let done = c1
+        .wait_for_finish(&honest, Duration::from_secs(30))
+        .await
+        .expect("the honest task finished");
+    assert!(done.finish.unwrap().success, "{}", hub.log_tail());
+
+    let data: Vec<String> = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        data,
+        ["alpha"],
+        "files appeared outside the tenant's directory"
+    );
+    assert!(!dir.path().join("other-tenant").exists());
+    for private in ["data", "data/alpha", "data/alpha/tasks"] {
+        let mode = std::os::unix::fs::MetadataExt::mode(
+            &std::fs::metadata(dir.path().join(private)).unwrap(),
+        );
+        assert_eq!(mode & 0o777, 0o700, "{private} is {:o}", mode & 0o777);
+    }
+    hub.signal("TERM");
+    hub.wait_exit(Duration::from_secs(10));
 }

@@ -80,6 +80,8 @@ pub struct HubProcess {
     pub admin: String,
     pub log: PathBuf,
     pub config: PathBuf,
+    /// Sent as `Authorization: Bearer` by [`HubProcess::get`] and [`HubProcess::post`].
+    pub bearer: Option<String>,
     http: reqwest::Client,
 }
 
@@ -87,13 +89,33 @@ impl HubProcess {
     /// Writes `config` (which must use `{admin}` for `admin_listen` and
     /// `{data_dir}` for `data_dir`) to `dir/hub.toml` and starts the hub.
     pub fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_umask(dir, config, env, None)
+    }
+
+    /// As [`HubProcess::start`], with the file-creation mask set to `umask`
+    /// (octal, as the shell's `umask` takes it) when given.
+    pub fn start_with_umask(
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        umask: Option<&str>,
+    ) -> Self {
         let port = free_port();
         let config_path = dir.join("hub.toml");
         let text = config
             .replace("{admin}", &format!("127.0.0.1:{port}"))
+            .replace("{admin_port}", &port.to_string())
             .replace("{data_dir}", &dir.join("data").display().to_string());
         std::fs::write(&config_path, text).expect("write hub.toml");
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confluence-hub"));
+        let binary = env!("CARGO_BIN_EXE_confluence-hub");
+        let mut command = match umask {
+            Some(umask) => {
+                let mut shell = std::process::Command::new("/bin/sh");
+                shell.args(["-c", "umask \"$0\" && exec \"$@\"", umask, binary]);
+                shell
+            }
+            None => std::process::Command::new(binary),
+        };
         command
             .args([
                 "--log-format",
@@ -142,6 +164,7 @@ impl HubProcess {
             admin: format!("http://127.0.0.1:{port}"),
             log,
             config,
+            bearer: None,
             http: http_client(),
         }
     }
@@ -169,18 +192,23 @@ impl HubProcess {
     }
 
     pub async fn get(&self, path: &str) -> Option<reqwest::Response> {
-        self.http
-            .get(format!("{}{path}", self.admin))
+        self.authorised(self.http.get(format!("{}{path}", self.admin)))
             .send()
             .await
             .ok()
     }
 
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     /// POSTs to the admin endpoint: the status code and the body.
     pub async fn post(&self, path: &str) -> (u16, String) {
         let response = self
-            .http
-            .post(format!("{}{path}", self.admin))
+            .authorised(self.http.post(format!("{}{path}", self.admin)))
             .send()
             .await
             .expect("the admin endpoint answers");

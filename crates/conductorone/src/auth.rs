@@ -16,6 +16,13 @@ use super::credentials::ClientCredentials;
 
 /// Refresh this long before expiry, so a token never expires in flight.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+/// Assumed when the endpoint leaves `expires_in` out: short enough that a
+/// token that really lives less is soon replaced, long enough that a busy
+/// session does not fetch one per call.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// The longest lifetime believed: a token is fetched at least once a day,
+/// and no claimed lifetime can overflow an `Instant`.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 const GRANT_TYPE: &str = "client_credentials";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -139,6 +146,14 @@ impl TokenSource {
                 reason: describe_transport_error(&err),
             })?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(AuthError::BadResponse {
+                reason: format!(
+                    "HTTP {} redirect, which is never followed (it would hand the client assertion to another server); check api_host",
+                    status.as_u16()
+                ),
+            });
+        }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(AuthError::Unavailable {
                 reason: format!("HTTP {}", status.as_u16()),
@@ -157,13 +172,22 @@ impl TokenSource {
                 reason: "the access token is empty".into(),
             });
         }
-        let lifetime = Duration::from_secs(body.expires_in.unwrap_or_default());
+        let lifetime = believable_lifetime(body.expires_in);
         tracing::debug!(
             lifetime_s = lifetime.as_secs(),
             "obtained a ConductorOne access token"
         );
         Ok((AccessToken(body.access_token.into()), lifetime))
     }
+}
+
+/// The lifetime to plan with for a claimed `expires_in`: missing means
+/// [`DEFAULT_LIFETIME`], more than [`MAX_LIFETIME`] means that. A short one
+/// is believed: presenting an expired token would fail the call.
+fn believable_lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in.map_or(DEFAULT_LIFETIME, |seconds| {
+        Duration::from_secs(seconds).min(MAX_LIFETIME)
+    })
 }
 
 /// reqwest's error text names the URL and the cause, never the form body.

@@ -113,7 +113,10 @@ pub fn http_client(ca: Option<&CaCertificates>) -> Result<reqwest::Client, Chann
     let mut builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent("baton-c1-credential-provider");
+        .user_agent("baton-c1-credential-provider")
+        // A redirect would re-send the signed client assertion to a server
+        // nobody configured.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = ca {
         let certificates = ca
             .certificates()

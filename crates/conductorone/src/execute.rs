@@ -19,7 +19,7 @@ use super::heartbeat::{HeartbeatStartError, Heartbeats};
 use super::hello::hello_request;
 use super::task::{
     BoxFuture, CancelReason, CancellationSignal, Canceller, SyncRequest, SyncedFile, TaskError,
-    TaskHandler,
+    TaskHandler, is_acceptable_task_id,
 };
 use baton::model::annotation;
 use baton::pb::c1::connector::v2::ConnectorMetadata;
@@ -99,6 +99,10 @@ pub(crate) async fn execute(context: Arc<TaskContext>, task: Task, heartbeat_int
         let id = task.id.as_str();
         let handler = &context.handler;
         let outcome = match task.task_type {
+            _ if !is_acceptable_task_id(id) => {
+                tracing::warn!("ConductorOne handed out a task whose id is not a safe file name");
+                finish(&context, id, Err(unacceptable_task_id())).await
+            }
             Some(TaskType::Hello(_)) => answer_hello(&context, id).await,
             Some(TaskType::SyncFull(sync)) => {
                 full_sync(&context, id, sync, heartbeat_interval).await
@@ -314,6 +318,14 @@ fn cancelled(reason: CancelReason) -> TaskError {
             "the connector is shutting down; the task can be retried",
         ),
     }
+}
+
+fn unacceptable_task_id() -> TaskError {
+    TaskError::new(
+        tonic::Code::InvalidArgument,
+        "task id refused: it must be 1 to 64 letters, digits, '_' or '-'; nothing was run",
+    )
+    .non_retryable()
 }
 
 fn handler_panicked() -> TaskError {

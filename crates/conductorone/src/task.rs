@@ -75,6 +75,19 @@ pub trait TaskHandler: Send + Sync + 'static {
     }
 }
 
+/// The longest task id accepted; ConductorOne's ids are far shorter.
+const MAX_TASK_ID_LEN: usize = 64;
+
+/// Whether `id` is safe to use as a file name and a log field: 1 to 64 of
+/// `[A-Za-z0-9_-]`. Task ids name the files a sync writes, so an id such as
+/// `../other-tenant/latest` must never reach a path.
+pub fn is_acceptable_task_id(id: &str) -> bool {
+    (1..=MAX_TASK_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
 /// What a `sync_full` task asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncRequest {

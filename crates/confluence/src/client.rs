@@ -42,6 +42,7 @@ pub struct ConfluenceClient {
 struct Inner {
     transport: Transport,
     page_size: u32,
+    max_pages: u64,
     max_in_flight: usize,
     configured_version: Option<ConfluenceVersion>,
     version: OnceCell<ServerVersion>,
@@ -65,6 +66,7 @@ impl ConfluenceClient {
             inner: Arc::new(Inner {
                 transport: Transport::new(settings, http),
                 page_size: settings.page_size,
+                max_pages: settings.max_pages,
                 max_in_flight: settings.max_in_flight.max(1),
                 configured_version: settings.version,
                 version: OnceCell::new(),
@@ -80,6 +82,11 @@ impl ConfluenceClient {
     /// Requests, 429s, retries and rate-limit waiting so far.
     pub fn stats(&self) -> ClientStats {
         self.inner.transport.stats()
+    }
+
+    /// The most pages one listing may take (the tenant's `max_pages`).
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.inner.max_pages
     }
 
     pub(crate) fn transport(&self) -> &Transport {

@@ -216,6 +216,24 @@ pub enum ErrorKind {
 
     #[error("cannot build the HTTP client: {detail}")]
     Setup { detail: String },
+
+    #[error(
+        "{method} {route} answered with a body of more than {cap} bytes, the tenant's \
+         max_response_bytes; the sync stopped reading it. Check the Confluence node and any proxy \
+         in front of it, or raise max_response_bytes for this tenant if such a body is expected"
+    )]
+    ResponseTooLarge {
+        method: &'static str,
+        route: &'static str,
+        cap: u64,
+    },
+
+    #[error(
+        "{route} still offered a next page after {cap} pages, the tenant's max_pages; the listing \
+         was stopped. Check the Confluence node and any proxy in front of it, or raise max_pages \
+         for this tenant if the instance really is that large"
+    )]
+    TooManyPages { route: &'static str, cap: u64 },
 }
 
 impl ErrorKind {
@@ -239,6 +257,8 @@ impl ErrorKind {
             Self::Unsupported { .. } => "unsupported",
             Self::Redirected { .. } => "redirected",
             Self::Setup { .. } => "setup",
+            Self::ResponseTooLarge { .. } => "response_too_large",
+            Self::TooManyPages { .. } => "too_many_pages",
         }
     }
 }

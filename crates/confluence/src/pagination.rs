@@ -10,7 +10,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::client::ConfluenceClient;
 use super::decode;
-use super::error::ConfluenceError;
+use super::error::{ConfluenceError, ErrorKind};
 use super::models::{Group, Space, User};
 use super::route::Route;
 use super::transport::{Reply, Request, Transport};
@@ -155,6 +155,8 @@ pub struct Pager<T> {
     seen: HashSet<String>,
     seen_in_walk: HashSet<String>,
     pages: u64,
+    /// Pages of the current walk, checked against the client's `max_pages`.
+    pages_in_walk: u64,
     skipped: u64,
 }
 
@@ -174,6 +176,7 @@ impl<T> Pager<T> {
             seen: HashSet::new(),
             seen_in_walk: HashSet::new(),
             pages: 0,
+            pages_in_walk: 0,
             skipped: 0,
         }
     }
@@ -189,8 +192,14 @@ impl<T> Pager<T> {
                 self.walks.pop_front();
                 self.state = PageState::default();
                 self.seen_in_walk.clear();
+                self.pages_in_walk = 0;
                 continue;
             };
+            let cap = self.client.max_pages();
+            if self.pages_in_walk >= cap {
+                let route = walk.route.template;
+                return Err(self.client.error(ErrorKind::TooManyPages { route, cap }));
+            }
             let mut request = Request::get(walk.route.clone());
             for (name, value) in &walk.query {
                 request = request.query(name, value.clone());
@@ -215,6 +224,7 @@ impl<T> Pager<T> {
             }
             let page = (self.codec.decode)(transport, reply, walk.kind)?;
             self.pages += 1;
+            self.pages_in_walk += 1;
 
             let returned = page.entries.len();
             let mut repeats = 0;

@@ -25,6 +25,12 @@ pub mod defaults {
     pub const MAX_IN_FLIGHT: usize = 4;
     /// Confluence caps user, group and member pages at 200 anyway.
     pub const PAGE_SIZE: u32 = 200;
+    /// A page of 1000 users with expansions is a few MiB: 64 MiB stops a
+    /// broken or hostile server long before it exhausts memory.
+    pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+    /// 100 000 pages of 200 is 20 million records, far beyond any instance;
+    /// a server that keeps offering a next page is stopped there.
+    pub const MAX_PAGES: u64 = 100_000;
     /// A Confluence node under load answers big pages slowly; 60 s is generous
     /// without hanging a sync on a dead socket.
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,6 +50,10 @@ pub struct ClientSettings {
     pub burst: u32,
     pub max_in_flight: usize,
     pub page_size: u32,
+    /// The most bytes one response body may hold; reading stops past it.
+    pub max_response_bytes: u64,
+    /// The most pages one listing may take before it is abandoned.
+    pub max_pages: u64,
     /// Skip detection and assume this version.
     pub version: Option<ConfluenceVersion>,
     pub retry: RetryPolicy,
@@ -64,6 +74,8 @@ impl ClientSettings {
             burst: defaults::BURST,
             max_in_flight: defaults::MAX_IN_FLIGHT,
             page_size: defaults::PAGE_SIZE,
+            max_response_bytes: defaults::MAX_RESPONSE_BYTES,
+            max_pages: defaults::MAX_PAGES,
             version: None,
             retry: RetryPolicy::default(),
         }

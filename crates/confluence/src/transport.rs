@@ -155,6 +155,7 @@ pub(crate) struct Transport {
     limiter: TenantLimiter,
     retry: RetryPolicy,
     timeout: Duration,
+    max_response_bytes: u64,
     counters: Counters,
 }
 
@@ -171,6 +172,7 @@ impl Transport {
             ),
             retry: settings.retry.clone(),
             timeout: settings.request_timeout,
+            max_response_bytes: settings.max_response_bytes,
             counters: Counters::default(),
         }
     }
@@ -245,7 +247,11 @@ impl Transport {
                         server_wait,
                     }
                 }
-                Err(err) => {
+                Err(AttemptError::TooLarge) => {
+                    let cap = self.max_response_bytes;
+                    return Err(self.error(ErrorKind::ResponseTooLarge { method, route, cap }));
+                }
+                Err(AttemptError::Http(err)) => {
                     // Status 0: no answer at all (refused, reset, timed out).
                     metrics::confluence_request(&self.tenant, method, route, 0, latency);
                     let failure = if err.is_timeout() {
@@ -307,7 +313,7 @@ impl Transport {
         &self,
         request: &Request,
         url: Url,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+    ) -> Result<(u16, HeaderMap, Vec<u8>), AttemptError> {
         let mut builder = self.http.request(request.method.clone(), url);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
@@ -323,7 +329,7 @@ impl Transport {
         let response = builder.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.into();
+        let body = read_body_capped(response, self.max_response_bytes).await?;
         Ok((status, headers, body))
     }
 
@@ -366,6 +372,39 @@ impl Transport {
         };
         self.error(kind)
     }
+}
+
+/// Why one attempt's answer could not be read.
+enum AttemptError {
+    Http(reqwest::Error),
+    /// The body passed the tenant's `max_response_bytes`.
+    TooLarge,
+}
+
+impl From<reqwest::Error> for AttemptError {
+    fn from(err: reqwest::Error) -> Self {
+        Self::Http(err)
+    }
+}
+
+/// Reads the body chunk by chunk and gives up as soon as it passes `cap`
+/// bytes, so a huge or endless body costs at most `cap` of memory. A
+/// declared length over the cap is refused before reading anything.
+async fn read_body_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+) -> Result<Vec<u8>, AttemptError> {
+    if response.content_length().is_some_and(|length| length > cap) {
+        return Err(AttemptError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Err(AttemptError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A transport error with its causes, but without the URL (which may carry

@@ -9,6 +9,7 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::C1zError;
@@ -47,10 +48,13 @@ impl TempFile {
     /// Takes charge of `path`, which must not exist yet: it is created empty,
     /// so a stale file of the same name is never reused.
     pub fn create(path: PathBuf) -> Result<(Self, File), C1zError> {
+        // 0600 from the start: a sync's data is for this user alone, and
+        // SQLite gives its journal and WAL files the database's mode.
         let file = File::options()
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|err| C1zError::io("creating", &path, err))?;
         Ok((Self { path, armed: true }, file))

@@ -4,6 +4,7 @@
 //! from the control plane to the Supervisor as messages.
 
 use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::shard;
 use super::status::StatusBoard;
 use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor};
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminAccess, AdminState};
 use crate::config::HubConfig;
 use crate::telemetry::{self, TelemetryOptions};
 
@@ -75,13 +76,9 @@ pub fn serve(
     let ordinal = shard::current_ordinal(config.sharding.replicas)?;
     let board = StatusBoard::new(ordinal, config.sharding.replicas);
     let listener = control.block_on(admin::bind(config.hub.admin_listen))?;
-    std::fs::create_dir_all(&config.hub.data_dir).map_err(|err| {
-        anyhow::anyhow!(
-            "cannot create data_dir {}: {err}; point hub.data_dir at a writable directory",
-            config.hub.data_dir.display()
-        )
-    })?;
+    create_data_dir(&config.hub.data_dir)?;
     super::supervisor::remove_temp_files(&config.hub.data_dir);
+    super::supervisor::remove_leftover_task_files(&config.hub.data_dir);
     tracing::info!(
         admin = %config.hub.admin_listen,
         data_dir = %config.hub.data_dir.display(),
@@ -89,6 +86,14 @@ pub fn serve(
     );
     if let ConfigSource::Fixed { why_no_reload } = &source {
         tracing::info!("{why_no_reload}");
+    }
+    let admin_access = AdminAccess::new(config.hub.admin_token.clone(), config.hub.admin_listen);
+    if admin_access.guarded_routes_closed() {
+        tracing::warn!(
+            admin = %config.hub.admin_listen,
+            "the admin endpoint is reachable from other hosts and hub.admin_token is not set: \
+             it serves only /healthz, /readyz and /metrics; set hub.admin_token to use /status and /reload"
+        );
     }
 
     let shutdown_grace = config.hub.shutdown_grace;
@@ -105,6 +110,7 @@ pub fn serve(
     let reloader = Reloader {
         source,
         supervisor: supervisor.clone(),
+        admin: admin_access.clone(),
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = AdminState {
@@ -120,6 +126,7 @@ pub fn serve(
                 Box::pin(async move { reloader.reload().await })
             }
         }),
+        access: admin_access,
     };
     control.spawn(async move {
         let shutdown = async {
@@ -153,6 +160,7 @@ pub fn serve(
 struct Reloader {
     source: ConfigSource,
     supervisor: Addr<Supervisor>,
+    admin: AdminAccess,
 }
 
 impl Reloader {
@@ -169,11 +177,13 @@ impl Reloader {
             .map_err(|err| format!("config loader failed: {err}"))?;
         match loaded {
             Ok(config) => {
+                let admin_token = config.hub.admin_token.clone();
                 let report = self
                     .supervisor
                     .send(ApplyConfig(Box::new(config)))
                     .await
                     .map_err(|err| format!("the supervisor is not running: {err}"))??;
+                self.admin.set_token(admin_token);
                 serde_json::to_value(report).map_err(|err| err.to_string())
             }
             Err(err) => {
@@ -254,4 +264,28 @@ async fn watch_config(reloader: Reloader, every: Duration) {
             let _ = reloader.reload().await;
         }
     }
+}
+
+/// Creates the data dir (and missing parents) with mode 0700; warns when an
+/// existing one lets other users in, since it holds every tenant's data.
+fn create_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot create data_dir {}: {err}; point hub.data_dir at a writable directory",
+                data_dir.display()
+            )
+        })?;
+    let mode = std::fs::metadata(data_dir).map_or(0, |metadata| metadata.mode());
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data dir lets other users read it; run chmod 700 on it"
+        );
+    }
+    Ok(())
 }

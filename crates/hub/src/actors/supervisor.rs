@@ -331,34 +331,69 @@ impl Handler<Shutdown> for Supervisor {
 }
 
 /// Removes leftover `*.tmp` files (of crashed or cancelled syncs) under the
-/// data dir; finished files are never touched.
+/// data dir; finished files are never touched. Symbolic links are never
+/// followed: a link with a temp name is removed itself, its target never.
 pub fn remove_temp_files(data_dir: &Path) {
-    let Ok(tenants) = std::fs::read_dir(data_dir) else {
+    for dir in real_directories_under(data_dir) {
+        remove_entries(&dir, "temp file", |name| {
+            Path::new(name).extension().is_some_and(|ext| ext == "tmp") || name.contains(".tmp-")
+        });
+    }
+}
+
+/// Removes the c1z files of ConductorOne tasks a crash left in each tenant's
+/// `tasks` directory; run at start, before any task can be running.
+pub fn remove_leftover_task_files(data_dir: &Path) {
+    for tenant_dir in real_subdirectories(data_dir) {
+        let tasks = tenant_dir.join("tasks");
+        if std::fs::symlink_metadata(&tasks).is_ok_and(|metadata| metadata.is_dir()) {
+            remove_entries(&tasks, "task file", |name| name.ends_with(".c1z"));
+        }
+    }
+}
+
+/// The directories below `root` (not `root` itself), reached without
+/// following a symbolic link.
+fn real_directories_under(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = real_subdirectories(root);
+    while let Some(dir) = pending.pop() {
+        pending.extend(real_subdirectories(&dir));
+        found.push(dir);
+    }
+    found
+}
+
+fn real_subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    // DirEntry::file_type does not follow links: a link to a directory is not one.
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Removes the files and links of `dir` whose names `matches`; the link
+/// itself goes, never what it points at.
+fn remove_entries(dir: &Path, what: &str, matches: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for tenant_dir in tenants
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir())
-    {
-        let mut dirs = vec![tenant_dir];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for path in entries.flatten().map(|entry| entry.path()) {
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|ext| ext == "tmp") {
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => {
-                            tracing::info!(path = %path.display(), "removed leftover temp file")
-                        }
-                        Err(err) => {
-                            tracing::warn!(path = %path.display(), error = %err, "cannot remove temp file")
-                        }
-                    }
-                }
+    for entry in entries.flatten() {
+        let removable = entry
+            .file_type()
+            .is_ok_and(|kind| kind.is_file() || kind.is_symlink());
+        if !removable || !entry.file_name().to_str().is_some_and(&matches) {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "removed leftover {what}"),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "cannot remove leftover {what}")
             }
         }
     }

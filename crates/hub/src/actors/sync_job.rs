@@ -68,7 +68,10 @@ impl SyncJob {
         };
         let sync_id = options.sync_id.clone();
         if let Some(dir) = self.final_path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|err| {
+            // Tenant and task directories are private to this user (0700).
+            let mut private = tokio::fs::DirBuilder::new();
+            private.recursive(true).mode(0o700);
+            private.create(dir).await.map_err(|err| {
                 SyncError::Internal(format!(
                     "cannot create {}: {err}; check that the data dir is writable",
                     dir.display()

@@ -32,7 +32,7 @@ use conductorone::client::BatonClient;
 use conductorone::settings::C1Settings;
 use conductorone::task::{
     BoxFuture, CancellationSignal, CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask,
-    SyncRequest, SyncedFile, TaskError, TaskHandler,
+    SyncRequest, SyncedFile, TaskError, TaskHandler, is_acceptable_task_id,
 };
 use conductorone::upload::{UploadError, upload_c1z};
 use conductorone::{RunnerStatus, SessionError, SessionState, TaskRunner};
@@ -210,6 +210,13 @@ impl TaskHandler for HubTaskHandler {
         request: SyncRequest,
         cancel: CancellationSignal,
     ) -> BoxFuture<Result<SyncedFile, TaskError>> {
+        if !is_acceptable_task_id(task_id) {
+            let refused = TaskError::new(
+                tonic::Code::InvalidArgument,
+                "task id refused: it is not a safe file name",
+            );
+            return Box::pin(std::future::ready(Err(refused.non_retryable())));
+        }
         let instance = self.syncs.upgrade();
         let path = self.tasks_dir.join(format!("{task_id}.c1z"));
         let task_id = task_id.to_owned();
@@ -375,6 +382,9 @@ fn sync_error(error: &SyncError) -> TaskError {
             | ErrorKind::Redirected { .. }
             | ErrorKind::Setup { .. } => tonic::Code::FailedPrecondition,
             ErrorKind::Unsupported { .. } => tonic::Code::Unimplemented,
+            ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
+                tonic::Code::ResourceExhausted
+            }
             _ => tonic::Code::Unknown,
         },
         SyncError::C1z(_) | SyncError::Internal(_) => tonic::Code::Internal,

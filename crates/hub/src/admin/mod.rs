@@ -2,7 +2,12 @@
 //! busy actor arbiter can never stall a probe: `/healthz` (the process is
 //! alive), `/readyz` (config loaded and every assigned tenant started),
 //! `/status` (JSON, never a secret), `/metrics` (Prometheus text) and
-//! `POST /reload` (the same reload SIGHUP triggers).
+//! `POST /reload` (the same reload SIGHUP triggers). `/status` and `/reload`
+//! are guarded by [`access`]; the probes and `/metrics` are always open.
+
+mod access;
+
+pub use access::AdminAccess;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,15 +34,22 @@ pub struct AdminState {
     pub board: StatusBoard,
     pub metrics: MetricsRenderer,
     pub reload: ReloadTrigger,
+    pub access: AdminAccess,
 }
 
 pub fn router(state: AdminState) -> Router {
+    let guarded = Router::new()
+        .route("/status", get(status))
+        .route("/reload", post(reload))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            access::require_admin,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .route("/reload", post(reload))
+        .merge(guarded)
         .with_state(state)
 }
 

@@ -33,7 +33,8 @@ pub mod defaults {
     use std::time::Duration;
 
     pub use confluence::settings::defaults::{
-        BURST, MAX_IN_FLIGHT, PAGE_SIZE, REQUEST_TIMEOUT, REQUESTS_PER_SECOND,
+        BURST, MAX_IN_FLIGHT, MAX_PAGES, MAX_RESPONSE_BYTES, PAGE_SIZE, REQUEST_TIMEOUT,
+        REQUESTS_PER_SECOND,
     };
 
     /// Baton's default sync cadence for service-less connectors.
@@ -50,7 +51,10 @@ pub mod defaults {
     /// A changed tenant restarts once its in-flight work ends, or after this.
     pub const RELOAD_GRACE: Duration = Duration::from_secs(300);
     pub const DATA_DIR: &str = "/var/lib/confluence-hub";
+    /// With an `admin_token`, the admin endpoint listens on every interface.
     pub const ADMIN_LISTEN: &str = "0.0.0.0:9090";
+    /// Without one, only this host may reach `/status` and `/reload`.
+    pub const ADMIN_LISTEN_WITHOUT_TOKEN: &str = "127.0.0.1:9090";
 }
 
 /// A validated hub configuration.
@@ -68,6 +72,8 @@ pub struct HubConfig {
 pub struct HubSettings {
     pub data_dir: PathBuf,
     pub admin_listen: SocketAddr,
+    /// The bearer token `/status`, `/reload` and other tenant routes demand.
+    pub admin_token: Option<Secret>,
     /// Actix arbiters (worker threads) for tenant actor trees.
     pub workers: usize,
     /// Syncs running at once across the hub; the others wait for a slot.

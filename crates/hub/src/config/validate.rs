@@ -62,10 +62,19 @@ impl Validator<'_> {
 
     pub(super) fn config(&mut self, raw: RawConfig, path: &Path) -> HubConfig {
         let hub = raw.hub.unwrap_or_default();
+        let admin_token = hub.admin_token.as_ref().and_then(|reference| {
+            self.secret(reference)
+                .map_err(|message| self.problem(None, None, "hub.admin_token", message))
+                .ok()
+        });
         let admin_listen = hub
             .admin_listen
             .as_deref()
-            .unwrap_or(defaults::ADMIN_LISTEN);
+            .unwrap_or(if admin_token.is_some() {
+                defaults::ADMIN_LISTEN
+            } else {
+                defaults::ADMIN_LISTEN_WITHOUT_TOKEN
+            });
         let admin_listen = admin_listen.parse().unwrap_or_else(|_| {
             self.problem(
                 None,
@@ -104,6 +113,7 @@ impl Validator<'_> {
                     .unwrap_or(Path::new(defaults::DATA_DIR)),
             ),
             admin_listen,
+            admin_token,
             workers,
             max_concurrent_syncs,
             shutdown_grace: self.duration(

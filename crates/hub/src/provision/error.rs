@@ -78,6 +78,9 @@ pub(super) fn from_confluence(err: &ConfluenceError) -> TaskError {
         | ErrorKind::Transport { .. }
         | ErrorKind::Timeout { .. } => (Code::Unavailable, false),
         ErrorKind::Undecodable { .. } => (Code::Unknown, false),
+        ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
+            (Code::ResourceExhausted, true)
+        }
     };
     let error = TaskError::new(code, err.to_string());
     if permanent {

@@ -155,6 +155,18 @@ impl ConductorOneSim {
             .enqueue(tenant, task.to_task_type(), task.type_name())
     }
 
+    /// Queues `task` under `id` instead of a generated one, to test how a
+    /// connector treats ids it must not trust.
+    pub fn enqueue_with_id(
+        &self,
+        tenant: &str,
+        id: &str,
+        task: &SimTask,
+    ) -> Result<String, StateError> {
+        self.state
+            .enqueue_with_id(tenant, id.to_owned(), task.to_task_type(), task.type_name())
+    }
+
     pub fn enqueue_sync(&self, tenant: &str, options: SyncOptions) -> Result<String, StateError> {
         self.enqueue(tenant, &SimTask::SyncFull(options))
     }

@@ -32,6 +32,12 @@ pub struct TenantFaults {
     pub token_server_error: u32,
     /// Lifetime of tokens issued from now on (default: the simulator's).
     pub token_lifetime_secs: Option<u64>,
+    /// Token answers leave `expires_in` out.
+    pub token_omit_expires_in: bool,
+    /// Token answers claim this `expires_in`; the token lives as long as usual.
+    pub token_claimed_expires_in: Option<u64>,
+    /// Token requests are answered `302 Found` with this `Location`.
+    pub token_redirect: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -240,6 +246,16 @@ impl SimState {
         take(&mut entry.faults.token_server_error)
     }
 
+    /// The tenant's current faults (the defaults for an unknown tenant).
+    pub fn faults(&self, tenant: &str) -> TenantFaults {
+        let records = self.lock();
+        records
+            .tenants
+            .get(tenant)
+            .map(|entry| entry.faults.clone())
+            .unwrap_or_default()
+    }
+
     pub fn record_assertion(&self, tenant: &str, assertion: &str) {
         self.lock()
             .assertions
@@ -339,7 +355,17 @@ impl SimState {
         task_type: Option<TaskType>,
         type_name: &'static str,
     ) -> Result<String, StateError> {
-        let id = task_id();
+        self.enqueue_with_id(tenant, task_id(), task_type, type_name)
+    }
+
+    /// Queues a task under an id of the caller's choosing, hostile ones included.
+    pub fn enqueue_with_id(
+        &self,
+        tenant: &str,
+        id: String,
+        task_type: Option<TaskType>,
+        type_name: &'static str,
+    ) -> Result<String, StateError> {
         let mut records = self.lock();
         let entry = records
             .tenants

@@ -36,6 +36,10 @@ pub async fn issue_token(
         )
             .into_response();
     }
+    let faults = state.faults(&tenant);
+    if let Some(location) = &faults.token_redirect {
+        return (StatusCode::FOUND, [(header::LOCATION, location.clone())]).into_response();
+    }
     if field("grant_type") != GRANT_TYPE || field("client_assertion_type") != ASSERTION_TYPE {
         state.refuse_token_request(&tenant);
         return oauth_error(
@@ -68,12 +72,14 @@ pub async fn issue_token(
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", reason);
     }
     let (token, lifetime) = state.issue_token(&tenant);
-    Json(serde_json::json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-    }))
-    .into_response()
+    let mut answer = serde_json::json!({ "access_token": token, "token_type": "Bearer" });
+    if !faults.token_omit_expires_in {
+        let claimed = faults
+            .token_claimed_expires_in
+            .unwrap_or(lifetime.as_secs());
+        answer["expires_in"] = claimed.into();
+    }
+    Json(answer).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

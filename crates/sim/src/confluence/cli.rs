@@ -308,6 +308,7 @@ impl FaultArgs {
             truncate_rate: self.fault_truncate_rate,
             html_rpc_rate: self.fault_html_rpc_rate,
             retry_after_secs: self.fault_retry_after,
+            ..Faults::default()
         })
     }
 }

@@ -13,6 +13,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::hostile::Hostile;
+
 /// What to inject; every rate is a probability per request in `0.0..=1.0`.
 /// The default injects nothing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,8 @@ pub struct Faults {
     pub html_rpc_rate: f64,
     /// `Retry-After` of injected 503s, in seconds.
     pub retry_after_secs: u64,
+    /// A hostile answer to some requests (not keyed on the seed: every one).
+    pub hostile: Option<Hostile>,
 }
 
 impl Default for Faults {
@@ -44,6 +48,7 @@ impl Default for Faults {
             truncate_rate: 0.0,
             html_rpc_rate: 0.0,
             retry_after_secs: 1,
+            hostile: None,
         }
     }
 }
@@ -98,6 +103,16 @@ impl FaultInjector {
 
     pub fn current(&self) -> Faults {
         self.plan.load().faults.clone()
+    }
+
+    /// The hostile answer for a request to `path`, if one applies.
+    pub fn hostile_for(&self, path: &str) -> Option<Hostile> {
+        let plan = self.plan.load();
+        plan.faults
+            .hostile
+            .as_ref()
+            .filter(|hostile| hostile.applies_to(path))
+            .cloned()
     }
 
     /// The latency and fault for the next request. Each kind has its own roll,

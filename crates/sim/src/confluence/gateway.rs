@@ -68,6 +68,10 @@ pub(crate) async fn gateway(
         return limiter.rejection(decision);
     }
 
+    if let Some(hostile) = app.faults.hostile_for(request.uri().path()) {
+        return hostile.answer(request.uri());
+    }
+
     let username = caller.username().unwrap_or("anonymous").to_owned();
     let known = matches!(caller, Caller::Known { .. });
     request.extensions_mut().insert(caller);

@@ -16,6 +16,7 @@ mod errors;
 mod faults;
 mod gateway;
 mod generator;
+mod hostile;
 mod listener;
 mod mutation;
 mod options;
@@ -35,6 +36,7 @@ pub use dataset::{
 };
 pub use faults::Faults;
 pub use generator::{GENERATED_ADMIN_PASSWORD, GenerateOptions};
+pub use hostile::{Hostile, HostileAnswer};
 pub use mutation::{Api, Mutation, MutationAction, Subject, SubjectPermissions};
 pub use options::{
     DEFAULT_ADMIN_TOKEN, DEFAULT_ADMIN_USERNAME, Quirks, RateLimit, RpcEntityOrder, SimOptions,

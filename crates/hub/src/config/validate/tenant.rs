@@ -117,6 +117,21 @@ impl Validator<'_> {
                 "must be between 1 and 1000".into(),
             );
         }
+        let max_response_bytes = settings
+            .max_response_bytes
+            .unwrap_or(defaults::MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            self.problem(
+                line,
+                tenant,
+                "max_response_bytes",
+                "must be at least 1024 (bytes)".into(),
+            );
+        }
+        let max_pages = settings.max_pages.unwrap_or(defaults::MAX_PAGES);
+        if max_pages == 0 {
+            self.problem(line, tenant, "max_pages", "must be at least 1".into());
+        }
         let task_concurrency = settings
             .task_concurrency
             .unwrap_or(defaults::TASK_CONCURRENCY);
@@ -196,6 +211,8 @@ impl Validator<'_> {
                 burst,
                 max_in_flight,
                 page_size,
+                max_response_bytes,
+                max_pages,
                 version,
                 retry,
             },

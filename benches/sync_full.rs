@@ -234,12 +234,6 @@ fn run(args: &Args, directory: &std::path::Path) -> Result<(), Box<dyn std::erro
             report.client.retries,
             report.client.requests as f64 / wall.as_secs_f64()
         );
-        // What bounds the same sync at the default request budget.
-        println!(
-            "  at the default {} requests/s the requests alone take {:.1} min",
-            defaults::REQUESTS_PER_SECOND,
-            report.client.requests as f64 / defaults::REQUESTS_PER_SECOND / 60.0
-        );
         println!(
             "  objects        {} users, {} groups, {} spaces, {} entitlements, {} grants; {} rows skipped",
             counts.user,

@@ -29,14 +29,17 @@ pub const CONFIG_ENV: &str = "CONFLUENCE_HUB_CONFIG";
 pub mod defaults {
     use std::time::Duration;
 
-    /// Well under Confluence's default rate-limit fill rate (10/s) so one
-    /// tenant's sync never trips the server's limiter on its own.
-    pub const REQUESTS_PER_SECOND: f64 = 10.0;
-    /// Confluence's own bucket default is 50; 20 leaves room for other clients.
-    pub const BURST: u32 = 20;
-    /// Concurrent requests per tenant: enough to overlap latency, few enough
-    /// not to load a Confluence node.
+    /// No rate ceiling of our own: the server's limiter, read from its
+    /// headers, and the adaptive concurrency limit pace the tenant.
+    pub const REQUESTS_PER_SECOND: f64 = f64::INFINITY;
+    /// With a ceiling but no burst, one second's worth of the ceiling.
+    pub const BURST: u32 = 0;
+    /// Concurrent requests per tenant at the start of adaptive pacing:
+    /// enough to overlap latency, few enough not to load a Confluence node.
     pub const MAX_IN_FLIGHT: usize = 4;
+    /// Adaptive pacing never goes above this many concurrent requests: past
+    /// it, a Confluence node's request threads are what gets measured.
+    pub const MAX_IN_FLIGHT_CEILING: usize = 16;
     /// Confluence caps user, group and member pages at 200 anyway.
     pub const PAGE_SIZE: u32 = 200;
     /// Baton's default sync cadence for service-less connectors.
@@ -590,21 +593,34 @@ impl Validator<'_> {
         let requests_per_second = settings
             .requests_per_second
             .unwrap_or(defaults::REQUESTS_PER_SECOND);
-        if !(requests_per_second > 0.0 && requests_per_second.is_finite()) {
+        if settings.requests_per_second.is_some()
+            && !(requests_per_second > 0.0 && requests_per_second.is_finite())
+        {
             self.problem(
                 line,
                 tenant,
                 "requests_per_second",
-                "must be a positive number".into(),
+                "must be a positive number (leave it out for no ceiling)".into(),
             );
         }
         let burst = settings.burst.unwrap_or(defaults::BURST);
-        if burst == 0 {
+        if settings.burst == Some(0) {
             self.problem(line, tenant, "burst", "must be at least 1".into());
         }
         let max_in_flight = settings.max_in_flight.unwrap_or(defaults::MAX_IN_FLIGHT);
         if max_in_flight == 0 {
             self.problem(line, tenant, "max_in_flight", "must be at least 1".into());
+        }
+        let max_in_flight_ceiling = settings
+            .max_in_flight_ceiling
+            .unwrap_or(defaults::MAX_IN_FLIGHT_CEILING.max(max_in_flight));
+        if max_in_flight_ceiling < max_in_flight.max(1) {
+            self.problem(
+                line,
+                tenant,
+                "max_in_flight_ceiling",
+                format!("must be at least max_in_flight ({max_in_flight})"),
+            );
         }
         let page_size = settings.page_size.unwrap_or(defaults::PAGE_SIZE);
         if !(1..=1000).contains(&page_size) {
@@ -749,6 +765,7 @@ impl Validator<'_> {
                 requests_per_second,
                 burst,
                 max_in_flight,
+                max_in_flight_ceiling,
                 page_size,
                 version,
                 retry,

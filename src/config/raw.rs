@@ -51,6 +51,7 @@ pub(super) struct RawSettings {
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_ceiling: Option<usize>,
     pub page_size: Option<u32>,
     pub sync_interval: Option<String>,
     pub request_timeout: Option<String>,
@@ -67,6 +68,9 @@ impl RawSettings {
             requests_per_second: self.requests_per_second.or(defaults.requests_per_second),
             burst: self.burst.or(defaults.burst),
             max_in_flight: self.max_in_flight.or(defaults.max_in_flight),
+            max_in_flight_ceiling: self
+                .max_in_flight_ceiling
+                .or(defaults.max_in_flight_ceiling),
             page_size: self.page_size.or(defaults.page_size),
             sync_interval: self.sync_interval.or(defaults.sync_interval),
             request_timeout: self.request_timeout.or(defaults.request_timeout),
@@ -97,6 +101,7 @@ pub(super) struct RawInstance {
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_ceiling: Option<usize>,
     pub page_size: Option<u32>,
     pub sync_interval: Option<String>,
     pub request_timeout: Option<String>,
@@ -112,6 +117,7 @@ impl RawInstance {
             requests_per_second: self.requests_per_second,
             burst: self.burst,
             max_in_flight: self.max_in_flight,
+            max_in_flight_ceiling: self.max_in_flight_ceiling,
             page_size: self.page_size,
             sync_interval: self.sync_interval.clone(),
             request_timeout: self.request_timeout.clone(),

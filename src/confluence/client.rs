@@ -16,6 +16,7 @@ use super::detect::{self, ServerVersion, VersionSource};
 use super::error::{ConfluenceError, ErrorKind};
 use super::http;
 use super::models::{CurrentUser, Group, Space, User, UserRef};
+use super::pacing::Pacing;
 use super::pagination::{self, OnMissing, Pager, Walk, WalkKind};
 use super::route::{Route, is_path_addressable};
 use super::rpc::{self, RpcMethod};
@@ -42,7 +43,9 @@ pub struct ConfluenceClient {
 struct Inner {
     transport: Transport,
     page_size: u32,
-    max_in_flight: usize,
+    /// Requests offered at once by fan-outs; the tenant's limiter decides
+    /// how many of them are in flight.
+    fan_out: usize,
     configured_version: Option<ConfluenceVersion>,
     version: OnceCell<ServerVersion>,
     /// Whether `/rest/api/group/member?name=` exists (probed once before 10.0).
@@ -65,7 +68,7 @@ impl ConfluenceClient {
             inner: Arc::new(Inner {
                 transport: Transport::new(settings, http),
                 page_size: settings.page_size,
-                max_in_flight: settings.max_in_flight.max(1),
+                fan_out: settings.concurrency_ceiling(),
                 configured_version: settings.version,
                 version: OnceCell::new(),
                 group_query: OnceCell::new(),
@@ -80,6 +83,11 @@ impl ConfluenceClient {
     /// Requests, 429s, retries and rate-limit waiting so far.
     pub fn stats(&self) -> ClientStats {
         self.inner.transport.stats()
+    }
+
+    /// How the tenant's requests are paced right now.
+    pub fn pacing(&self) -> Pacing {
+        self.inner.transport.pacing()
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -315,7 +323,7 @@ impl ConfluenceClient {
                         Ok::<_, ConfluenceError>((user_key, groups))
                     }
                 })
-                .buffer_unordered(self.inner.max_in_flight)
+                .buffer_unordered(self.inner.fan_out)
                 .try_collect()
                 .await?;
         for (user_key, groups) in memberships {

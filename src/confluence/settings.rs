@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::ratelimit::RateCeiling;
 use super::version::ConfluenceVersion;
 use crate::secret::Secret;
 
@@ -18,9 +19,16 @@ pub struct ClientSettings {
     /// Extra PEM trust roots (an internal CA), read when the config was loaded.
     pub ca_pem: Option<Vec<u8>>,
     pub request_timeout: Duration,
+    /// The operator's ceiling on the request rate; infinite (the default)
+    /// sets none, leaving the pace to the server's limiter and to latency.
     pub requests_per_second: f64,
+    /// Requests allowed at once above [`Self::requests_per_second`] when it
+    /// is finite; 0 means one second's worth of it.
     pub burst: u32,
+    /// Concurrent requests at the start; the adaptive limit moves from here.
     pub max_in_flight: usize,
+    /// The adaptive concurrency limit never goes above this.
+    pub max_in_flight_ceiling: usize,
     pub page_size: u32,
     /// Skip detection and assume this version.
     pub version: Option<ConfluenceVersion>,
@@ -42,10 +50,34 @@ impl ClientSettings {
             requests_per_second: defaults::REQUESTS_PER_SECOND,
             burst: defaults::BURST,
             max_in_flight: defaults::MAX_IN_FLIGHT,
+            max_in_flight_ceiling: defaults::MAX_IN_FLIGHT_CEILING,
             page_size: defaults::PAGE_SIZE,
             version: None,
             retry: RetryPolicy::default(),
         }
+    }
+}
+
+impl ClientSettings {
+    /// The operator's rate ceiling, if one is set (a finite, positive rate).
+    pub(crate) fn rate_ceiling(&self) -> Option<RateCeiling> {
+        (self.requests_per_second.is_finite() && self.requests_per_second > 0.0).then_some(
+            RateCeiling {
+                requests_per_second: self.requests_per_second,
+                burst: match self.burst {
+                    0 => self
+                        .requests_per_second
+                        .ceil()
+                        .clamp(1.0, f64::from(u32::MAX)) as u32,
+                    burst => burst,
+                },
+            },
+        )
+    }
+
+    /// The most requests the tenant may ever have in flight.
+    pub fn concurrency_ceiling(&self) -> usize {
+        self.max_in_flight_ceiling.max(self.max_in_flight).max(1)
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Faults {
     pub html_rpc_rate: f64,
     /// `Retry-After` of injected 503s, in seconds.
     pub retry_after_secs: u64,
+    /// Requests the node serves at once; with more in flight, `latency`
+    /// grows in proportion, as an overloaded node queues them. 0: no knee.
+    pub knee: usize,
 }
 
 impl Default for Faults {
@@ -44,6 +47,7 @@ impl Default for Faults {
             truncate_rate: 0.0,
             html_rpc_rate: 0.0,
             retry_after_secs: 1,
+            knee: 0,
         }
     }
 }
@@ -100,9 +104,10 @@ impl FaultInjector {
         self.plan.load().faults.clone()
     }
 
-    /// The latency and fault for the next request. Each kind has its own roll,
-    /// so changing one rate does not move the others' faults.
-    pub fn next(&self, is_rpc: bool) -> (Duration, Option<Fault>) {
+    /// The latency and fault for the next request, with `in_flight` requests
+    /// (itself included) being handled. Each kind has its own roll, so
+    /// changing one rate does not move the others' faults.
+    pub fn next(&self, is_rpc: bool, in_flight: usize) -> (Duration, Option<Fault>) {
         let plan = self.plan.load();
         let faults = &plan.faults;
         if !faults.is_active() {
@@ -123,8 +128,19 @@ impl FaultInjector {
         } else {
             None
         };
-        (faults.latency, fault)
+        (
+            loaded_latency(faults.latency, faults.knee, in_flight),
+            fault,
+        )
     }
+}
+
+/// `base` up to `knee` requests in flight, then in proportion to them.
+fn loaded_latency(base: Duration, knee: usize, in_flight: usize) -> Duration {
+    if knee == 0 || in_flight <= knee {
+        return base;
+    }
+    base.mul_f64(in_flight as f64 / knee as f64)
 }
 
 /// A uniform number in `[0, 1)` from seed, request number and fault kind
@@ -202,7 +218,7 @@ mod tests {
 
     fn sequence(injector: &FaultInjector) -> Vec<Option<Fault>> {
         (0..200)
-            .map(|index| injector.next(index % 2 == 0).1)
+            .map(|index| injector.next(index % 2 == 0, 1).1)
             .collect()
     }
 
@@ -224,7 +240,7 @@ mod tests {
             ..Faults::default()
         });
         let hits = (0..10_000)
-            .filter(|_| matches!(injector.next(false).1, Some(Fault::Unavailable { .. })))
+            .filter(|_| matches!(injector.next(false, 1).1, Some(Fault::Unavailable { .. })))
             .count();
         assert!((2_000..3_000).contains(&hits), "{hits}");
     }
@@ -236,13 +252,27 @@ mod tests {
             html_rpc_rate: 1.0,
             ..Faults::default()
         });
-        assert_eq!(injector.next(false).1, None);
-        assert_eq!(injector.next(true).1, Some(Fault::HtmlRpcPage));
+        assert_eq!(injector.next(false, 1).1, None);
+        assert_eq!(injector.next(true, 1).1, Some(Fault::HtmlRpcPage));
     }
 
     #[test]
     fn no_faults_by_default() {
         let injector = FaultInjector::new(Faults::default());
-        assert!((0..100).all(|_| injector.next(true) == (Duration::ZERO, None)));
+        assert!((0..100).all(|_| injector.next(true, 1) == (Duration::ZERO, None)));
+    }
+
+    #[test]
+    fn latency_grows_with_load_past_the_knee() {
+        let base = Duration::from_millis(20);
+        assert_eq!(loaded_latency(base, 0, 50), base);
+        assert_eq!(loaded_latency(base, 6, 6), base);
+        assert_eq!(loaded_latency(base, 6, 12), Duration::from_millis(40));
+        let injector = FaultInjector::new(Faults {
+            latency: base,
+            knee: 4,
+            ..Faults::default()
+        });
+        assert_eq!(injector.next(false, 8).0, Duration::from_millis(40));
     }
 }

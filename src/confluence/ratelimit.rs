@@ -239,7 +239,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     let wait = if let Ok(seconds) = value.parse::<u64>() {
         Duration::from_secs(seconds.min(MAX_SERVER_WAIT.as_secs()))
     } else if let Ok(seconds) = value.parse::<f64>() {
-        if !(seconds >= 0.0) {
+        if seconds.is_nan() || seconds < 0.0 {
             return None;
         }
         Duration::try_from_secs_f64(seconds).unwrap_or(MAX_SERVER_WAIT)

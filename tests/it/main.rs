@@ -6,6 +6,7 @@ mod conductorone;
 mod confluence_client;
 mod example_config;
 mod hub;
+mod pacing;
 mod provisioning;
 mod service_mode;
 mod sim_confluence;

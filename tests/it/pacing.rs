@@ -49,7 +49,7 @@ fn limit(capacity: u32, fill_rate: u32) -> RateLimit {
 
 #[test]
 fn a_default_sync_under_the_servers_limiter_runs_at_its_floor_without_429s() {
-    let sim = simulator(300, Some(limit(10, 10)));
+    let sim = simulator(60, Some(limit(10, 20)));
     let dir = TempDir::new("pacing-floor");
     let tenant = TenantConfig::new(
         TenantId::parse("acme").expect("a tenant id"),
@@ -64,8 +64,8 @@ fn a_default_sync_under_the_servers_limiter_runs_at_its_floor_without_429s() {
     .expect("the sync completes");
     let wall = started.elapsed();
     let requests = report.client.requests as f64;
-    // The server's bucket: 10 at once, then 10 per second.
-    let floor = Duration::from_secs_f64((requests - 10.0).max(0.0) / 10.0);
+    // The server's bucket: 10 at once, then 20 per second.
+    let floor = Duration::from_secs_f64((requests - 10.0).max(0.0) / 20.0);
     eprintln!(
         "limited sync: {} requests in {wall:?} (floor {floor:?})",
         report.client.requests

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence_hub::config::{SyncSettings, TenantConfig, TenantId, defaults};
+use confluence_hub::config::{SyncSettings, TenantConfig, TenantId};
 use confluence_hub::confluence::settings::{Auth, ClientSettings};
 use confluence_hub::hub::oneshot::sync_once_scoped;
 use confluence_hub::secret::Secret;

@@ -38,6 +38,9 @@ struct Buckets {
 pub(crate) struct TenantLimiter {
     concurrency: AdaptiveConcurrency,
     buckets: Mutex<Buckets>,
+    /// The longest the tenant pauses for the server: a longer wait fails the
+    /// request (its retry budget is spent) and must not stall the next ones.
+    max_pause: Duration,
 }
 
 /// A request's place in the tenant's pacing: hold it while the request is
@@ -53,6 +56,7 @@ impl TenantLimiter {
         ceiling: Option<RateCeiling>,
         max_in_flight: usize,
         max_in_flight_ceiling: usize,
+        max_pause: Duration,
     ) -> Self {
         let now = Instant::now();
         let ceiling = ceiling.map(|ceiling| {
@@ -69,6 +73,7 @@ impl TenantLimiter {
                 ceiling,
                 not_before: None,
             }),
+            max_pause: max_pause.min(MAX_SERVER_WAIT),
         }
     }
 
@@ -121,7 +126,7 @@ impl TenantLimiter {
 
     /// Makes every request of this tenant wait at least `wait` from now.
     pub fn pause(&self, wait: Duration) {
-        let Some(until) = Instant::now().checked_add(wait.min(MAX_SERVER_WAIT)) else {
+        let Some(until) = Instant::now().checked_add(wait.min(self.max_pause)) else {
             return;
         };
         let mut buckets = self.buckets();
@@ -257,7 +262,7 @@ mod tests {
     use super::*;
 
     fn limiter() -> TenantLimiter {
-        TenantLimiter::new(None, 4, 16)
+        TenantLimiter::new(None, 4, 16, Duration::from_secs(300))
     }
 
     fn limited(capacity: &'static str, fill: &'static str, remaining: &'static str) -> HeaderMap {
@@ -323,6 +328,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_absurd_retry_after_pauses_no_longer_than_the_retry_budget() {
+        let limiter = TenantLimiter::new(None, 4, 16, Duration::from_secs(2));
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("99999999"));
+        assert_eq!(limiter.observe(429, &headers), Some(MAX_SERVER_WAIT));
+        let until = limiter.pause_until().expect("paused");
+        assert!(
+            until <= Instant::now() + Duration::from_secs(2),
+            "{until:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn retry_after_zero_does_not_pause() {
         let limiter = limiter();
         limiter.observe(200, &limited("50", "10", "7"));
@@ -371,7 +389,7 @@ mod tests {
             requests_per_second: 20.0,
             burst: 5,
         };
-        let limiter = TenantLimiter::new(Some(ceiling), 8, 16);
+        let limiter = TenantLimiter::new(Some(ceiling), 8, 16, Duration::from_secs(300));
         limiter.observe(200, &limited("50", "100", "49"));
         assert!(matches!(limiter.pacing(), Pacing::Ceiling { .. }));
         let started = Instant::now();

@@ -170,6 +170,7 @@ impl Transport {
                 settings.rate_ceiling(),
                 settings.max_in_flight,
                 settings.concurrency_ceiling(),
+                settings.retry.max_elapsed,
             ),
             retry: settings.retry.clone(),
             timeout: settings.request_timeout,

@@ -236,3 +236,68 @@ async fn an_operator_ceiling_is_obeyed_when_the_server_allows_more() {
         client.pacing()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_limiter_changes_through_its_admin_endpoint() {
+    let sim = simulator(20, None);
+    let http = reqwest::Client::new();
+    let limit_header = || async {
+        let response = http
+            .get(format!("{}/rest/api/user/current", sim.base_url()))
+            .bearer_auth(DEFAULT_ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 200);
+        response
+            .headers()
+            .get("x-ratelimit-limit")
+            .map(|value| value.to_str().expect("ASCII").to_owned())
+    };
+    assert_eq!(limit_header().await, None);
+    let put = |body: &'static str| {
+        http.put(format!("{}/__sim/rate-limit", sim.base_url()))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let answer = put(r#"{"capacity": 3, "fill_rate": 1, "interval": "1s"}"#)
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 204);
+    assert_eq!(limit_header().await.as_deref(), Some("3"));
+    assert_eq!(put("null").await.expect("answers").status(), 204);
+    assert_eq!(limit_header().await, None);
+    assert_eq!(
+        put("{\"capacity\": -1}").await.expect("answers").status(),
+        400
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_node_slows_down_with_load_past_its_knee() {
+    let sim = simulator(20, None);
+    let base = Duration::from_millis(40);
+    sim.set_faults(Faults {
+        latency: base,
+        knee: 2,
+        ..Faults::default()
+    });
+    let client = ConfluenceClient::new(&ClientSettings {
+        max_in_flight: 8,
+        max_in_flight_ceiling: 8,
+        ..default_settings(&sim)
+    })
+    .expect("builds");
+    let calls = (0..8).map(|_| client.current_user());
+    for answer in futures::future::join_all(calls).await {
+        answer.expect("answers");
+    }
+    let added = sim.added_latencies();
+    assert_eq!(added.len(), 8, "{added:?}");
+    assert!(added.iter().all(|latency| *latency >= base), "{added:?}");
+    assert!(
+        added.iter().any(|latency| *latency >= base * 2),
+        "more than twice the knee in flight doubles the latency: {added:?}"
+    );
+}

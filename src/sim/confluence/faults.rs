@@ -3,8 +3,8 @@
 //! Request number n since the faults were set always gets the same fault for
 //! the same seed, so a failing test replays exactly.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -74,6 +74,8 @@ pub(crate) enum Fault {
 struct FaultPlan {
     faults: Faults,
     next_sequence: AtomicU64,
+    /// Every latency added since the faults were set, for benchmarks.
+    added_latencies: Mutex<Vec<Duration>>,
 }
 
 /// The faults in force and the request counter they are keyed on. Swapping
@@ -89,6 +91,7 @@ impl FaultInjector {
             plan: ArcSwap::from_pointee(FaultPlan {
                 faults,
                 next_sequence: AtomicU64::new(0),
+                added_latencies: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -97,11 +100,22 @@ impl FaultInjector {
         self.plan.store(Arc::new(FaultPlan {
             faults,
             next_sequence: AtomicU64::new(0),
+            added_latencies: Mutex::new(Vec::new()),
         }));
     }
 
     pub fn current(&self) -> Faults {
         self.plan.load().faults.clone()
+    }
+
+    /// The latencies added to requests since the faults were last set.
+    pub fn added_latencies(&self) -> Vec<Duration> {
+        let plan = self.plan.load();
+        let added = plan
+            .added_latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        added.clone()
     }
 
     /// The latency and fault for the next request, with `in_flight` requests
@@ -128,10 +142,14 @@ impl FaultInjector {
         } else {
             None
         };
-        (
-            loaded_latency(faults.latency, faults.knee, in_flight),
-            fault,
-        )
+        let latency = loaded_latency(faults.latency, faults.knee, in_flight);
+        if !latency.is_zero() {
+            plan.added_latencies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(latency);
+        }
+        (latency, fault)
     }
 }
 
@@ -274,5 +292,10 @@ mod tests {
             ..Faults::default()
         });
         assert_eq!(injector.next(false, 8).0, Duration::from_millis(40));
+        assert_eq!(injector.next(false, 1).0, base);
+        assert_eq!(
+            injector.added_latencies(),
+            [Duration::from_millis(40), base]
+        );
     }
 }

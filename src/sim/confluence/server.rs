@@ -130,6 +130,12 @@ impl ConfluenceSim {
         self.app.faults.set(faults);
     }
 
+    /// The latency the faults added to each request since they were last set
+    /// (with a knee, it grows with load): what a client waited beyond the work.
+    pub fn added_latencies(&self) -> Vec<Duration> {
+        self.app.faults.added_latencies()
+    }
+
     /// Replaces the rate-limit settings (`None`: unlimited) from the next request on.
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.app.limiter.set_limit(limit);

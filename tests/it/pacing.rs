@@ -301,3 +301,37 @@ async fn a_simulated_node_slows_down_with_load_past_its_knee() {
         "more than twice the knee in flight doubles the latency: {added:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hubs_status_page_shows_the_learned_limit_after_a_default_sync() {
+    let sim = simulator(30, Some(limit(10, 20)));
+    let dir = TempDir::new("pacing-status");
+    let config = format!(
+        "[hub]\ndata_dir = \"{{data_dir}}\"\nadmin_listen = \"{{admin}}\"\n\
+         [[instance]]\nid = \"paced\"\nbase_url = \"{}\"\n\
+         token = {{ env = \"HUB_IT_TOKEN\" }}\nsync_interval = \"1h\"\n",
+        sim.base_url(),
+    );
+    let mut hub = crate::support::HubProcess::start(
+        dir.path(),
+        &config,
+        &[("HUB_IT_TOKEN", DEFAULT_ADMIN_TOKEN)],
+    );
+    let status = hub
+        .wait_for(Duration::from_secs(30), "the first sync", |status| {
+            crate::support::tenant(status, "paced")
+                .is_some_and(|tenant| tenant["last_sync"]["outcome"] == "ok")
+        })
+        .await;
+    let tenant = crate::support::tenant(&status, "paced").expect("the tenant");
+    assert_eq!(tenant["last_sync"]["rate_limited"], 0, "{tenant:#}");
+    let pacing = &tenant["pacing"];
+    assert_eq!(pacing["mode"], "learned", "{tenant:#}");
+    assert_eq!(pacing["capacity"], 10, "{pacing}");
+    assert_eq!(pacing["fill_rate_per_second"], 20.0, "{pacing}");
+    hub.signal("TERM");
+    assert!(
+        hub.wait_exit(Duration::from_secs(20))
+            .is_some_and(|status| status.success())
+    );
+}

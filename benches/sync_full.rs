@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use confluence::settings::{Auth, ClientSettings};
 use hub::actors::oneshot::sync_once_scoped;
-use hub::config::{SyncSettings, TenantConfig, TenantId, defaults};
+use hub::config::{SyncSettings, TenantConfig, TenantId};
 use hub::sync::{Progress, SyncScope};
 use platform::secret::Secret;
 use reqwest::Url;
@@ -233,12 +233,6 @@ fn run(args: &Args, directory: &std::path::Path) -> Result<(), Box<dyn std::erro
             report.client.rate_limited,
             report.client.retries,
             report.client.requests as f64 / wall.as_secs_f64()
-        );
-        // What bounds the same sync at the default request budget.
-        println!(
-            "  at the default {} requests/s the requests alone take {:.1} min",
-            defaults::REQUESTS_PER_SECOND,
-            report.client.requests as f64 / defaults::REQUESTS_PER_SECOND / 60.0
         );
         println!(
             "  objects        {} users, {} groups, {} spaces, {} entitlements, {} grants; {} rows skipped",

@@ -151,8 +151,14 @@ fn report_progress(progress: &Progress, done: &AtomicBool, interactive: bool) {
     }
     update(&progress.snapshot());
     for bar in [users, groups, spaces, grants] {
-        bar.finish();
+        leave_final_count(&bar);
     }
+}
+
+/// Stops a bar showing the count it reached. `finish` would move a counter
+/// (a bar without a length) to its length, 0, on the last frame.
+fn leave_final_count(bar: &ProgressBar) {
+    bar.abandon();
 }
 
 fn print_summary(tenant: &str, report: &SyncReport, wall: Duration) {
@@ -176,4 +182,27 @@ fn print_summary(tenant: &str, report: &SyncReport, wall: Duration) {
     println!("  retries       {}", report.client.retries);
     println!("  wall time     {:.2?}", wall);
     println!("  file size     {} bytes", report.file_size);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use indicatif::ProgressDrawTarget;
+
+    #[test]
+    fn the_last_frame_keeps_the_final_counts() {
+        // Built as the counters are: length 0, which `finish` would jump to.
+        let counter = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        counter.set_position(2_000);
+        leave_final_count(&counter);
+        assert!(counter.is_finished());
+        assert_eq!(counter.position(), 2_000);
+
+        let ratio = ProgressBar::hidden();
+        ratio.set_length(40);
+        ratio.set_position(40);
+        leave_final_count(&ratio);
+        assert_eq!((ratio.position(), ratio.length()), (40, Some(40)));
+    }
 }

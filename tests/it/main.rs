@@ -7,6 +7,7 @@ mod config_errors;
 mod confluence_client;
 mod example_config;
 mod hub;
+mod pacing;
 mod provisioning;
 mod service_mode;
 mod sim_confluence;

@@ -1189,8 +1189,10 @@ fn a_sync_on_a_non_terminal_logs_progress_and_summarises_what_it_did() {
         assert_eq!(summary_number(stdout, reason.label()), *count, "{reason:?}");
     }
     assert_eq!(summary_number(stdout, "requests"), sim.request_count());
+    // The hub outpaces the server's bucket on its own settings, but paces
+    // by the server's rate-limit headers, so the summary reports no 429s.
     let rate_limited = summary_number(stdout, "429s");
-    assert!(rate_limited >= 1, "no 429s:\n{stdout}");
+    assert_eq!(rate_limited, 0, "429s:\n{stdout}");
     assert!(summary_number(stdout, "retries") >= rate_limited);
     let wall = summary_value(stdout, "wall time");
     assert!(wall.ends_with('s'), "{wall}");

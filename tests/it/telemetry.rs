@@ -213,7 +213,7 @@ fn data_point_attributes(metric: &Metric) -> Vec<&[KeyValue]> {
 }
 
 /// Every instrument of `metrics.rs`, as exported over OTLP.
-const OTLP_METRIC_NAMES: [&str; 15] = [
+const OTLP_METRIC_NAMES: [&str; 17] = [
     "confluence_hub.sync.duration",
     "confluence_hub.syncs",
     "confluence_hub.sync.objects",
@@ -223,6 +223,8 @@ const OTLP_METRIC_NAMES: [&str; 15] = [
     "confluence_hub.confluence.rate_limited",
     "confluence_hub.confluence.rate_limit_wait",
     "confluence_hub.confluence.retries",
+    "confluence_hub.confluence.concurrency_limit",
+    "confluence_hub.confluence.learned_rate",
     "confluence_hub.c1.tasks",
     "confluence_hub.c1.upload.size",
     "confluence_hub.c1.heartbeat.failures",
@@ -232,7 +234,7 @@ const OTLP_METRIC_NAMES: [&str; 15] = [
 ];
 
 /// The same instruments as the Prometheus page names them (what the dashboard queries).
-const PROMETHEUS_FAMILIES: [(&str, &str); 15] = [
+const PROMETHEUS_FAMILIES: [(&str, &str); 17] = [
     ("confluence_hub_sync_duration_seconds", "histogram"),
     ("confluence_hub_syncs_total", "counter"),
     ("confluence_hub_sync_objects_total", "counter"),
@@ -245,6 +247,8 @@ const PROMETHEUS_FAMILIES: [(&str, &str); 15] = [
         "counter",
     ),
     ("confluence_hub_confluence_retries_total", "counter"),
+    ("confluence_hub_confluence_concurrency_limit", "gauge"),
+    ("confluence_hub_confluence_learned_rate", "gauge"),
     ("confluence_hub_c1_tasks_total", "counter"),
     ("confluence_hub_c1_upload_size_bytes_total", "counter"),
     ("confluence_hub_c1_heartbeat_failures_total", "counter"),
@@ -452,6 +456,7 @@ fn record_every_metric() {
     );
     metrics::confluence_retry("acme", "rate_limited");
     metrics::rate_limit_wait("acme", Duration::from_millis(1500));
+    metrics::confluence_pacing("acme", 6, Some(10.0));
     metrics::sync_finished("acme", "schedule", "ok", Duration::from_secs(42));
     metrics::objects_synced("acme", "user", 120);
     metrics::rows_skipped("acme", "anonymous_permission", 2);

@@ -16,6 +16,7 @@ use super::detect::{self, ServerVersion, VersionSource};
 use super::error::{ConfluenceError, ErrorKind};
 use super::http;
 use super::models::{CurrentUser, Group, Space, User, UserRef};
+use super::pacing::Pacing;
 use super::pagination::{self, OnMissing, Pager, Walk, WalkKind};
 use super::route::{Route, is_path_addressable};
 use super::rpc::{self, RpcMethod};
@@ -43,7 +44,9 @@ struct Inner {
     transport: Transport,
     page_size: u32,
     max_pages: u64,
-    max_in_flight: usize,
+    /// Requests offered at once by fan-outs; the tenant's limiter decides
+    /// how many of them are in flight.
+    fan_out: usize,
     configured_version: Option<ConfluenceVersion>,
     version: OnceCell<ServerVersion>,
     /// Whether `/rest/api/group/member?name=` exists (probed once before 10.0).
@@ -67,7 +70,7 @@ impl ConfluenceClient {
                 transport: Transport::new(settings, http),
                 page_size: settings.page_size,
                 max_pages: settings.max_pages,
-                max_in_flight: settings.max_in_flight.max(1),
+                fan_out: settings.concurrency_ceiling(),
                 configured_version: settings.version,
                 version: OnceCell::new(),
                 group_query: OnceCell::new(),
@@ -87,6 +90,11 @@ impl ConfluenceClient {
     /// The most pages one listing may take (the tenant's `max_pages`).
     pub(crate) fn max_pages(&self) -> u64 {
         self.inner.max_pages
+    }
+
+    /// How the tenant's requests are paced right now.
+    pub fn pacing(&self) -> Pacing {
+        self.inner.transport.pacing()
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -322,7 +330,7 @@ impl ConfluenceClient {
                         Ok::<_, ConfluenceError>((user_key, groups))
                     }
                 })
-                .buffer_unordered(self.inner.max_in_flight)
+                .buffer_unordered(self.inner.fan_out)
                 .try_collect()
                 .await?;
         for (user_key, groups) in memberships {

@@ -110,8 +110,10 @@ pub enum ErrorKind {
     },
 
     #[error(
-        "{method} {route} was still rate limited after {attempts} attempt(s) (the server asked \
-         to wait {wait:?}); lower requests_per_second and burst for this tenant, or ask the \
+        "{method} {route} was still rate limited after {attempts} attempt(s) and its retry budget \
+         is spent (the server last asked to wait {wait:?}); another client probably shares the \
+         account's limit: set requests_per_second for this tenant below the server's fill rate, \
+         raise retry_max_elapsed, or ask the \
          Confluence admin for a rate-limit exemption for the sync account"
     )]
     RateLimited {

@@ -45,7 +45,7 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
         // missing context path, a login page); following it would hide that,
         // so it surfaces as an error that says so.
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(settings.max_in_flight.max(1));
+        .pool_max_idle_per_host(settings.concurrency_ceiling());
     let tls = tls_config(settings.ca.as_deref()).map_err(setup)?;
     builder
         .tls_backend_preconfigured(tls)

@@ -4,11 +4,13 @@
 //! returns is a normalised record from [`models`].
 
 mod client;
+mod concurrency;
 mod decode;
 mod detect;
 pub mod error;
 pub mod http;
 pub mod models;
+mod pacing;
 mod pagination;
 mod permissions;
 mod ratelimit;
@@ -29,6 +31,8 @@ pub use self::models::{
     CurrentUser, Group, NewUser, PermissionKey, PermissionSubject, Space, SpacePermissionRow, User,
     UserRef, UserStatus,
 };
+pub use self::pacing::Pacing;
 pub use self::pagination::Pager;
+pub use self::ratelimit::RateCeiling;
 pub use self::route::is_path_addressable;
 pub use self::stats::ClientStats;

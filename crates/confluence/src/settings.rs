@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::ratelimit::RateCeiling;
 use super::version::ConfluenceVersion;
 use platform::secret::Secret;
 use platform::tls::CaCertificates;
@@ -15,14 +16,17 @@ use platform::tls::CaCertificates;
 pub mod defaults {
     use std::time::Duration;
 
-    /// Well under Confluence's default rate-limit fill rate (10/s) so one
-    /// tenant's sync never trips the server's limiter on its own.
-    pub const REQUESTS_PER_SECOND: f64 = 10.0;
-    /// Confluence's own bucket default is 50; 20 leaves room for other clients.
-    pub const BURST: u32 = 20;
-    /// Concurrent requests per tenant: enough to overlap latency, few enough
-    /// not to load a Confluence node.
+    /// No rate ceiling of our own: the server's limiter, read from its
+    /// headers, and the adaptive concurrency limit pace the tenant.
+    pub const REQUESTS_PER_SECOND: f64 = f64::INFINITY;
+    /// With a ceiling but no burst, one second's worth of the ceiling.
+    pub const BURST: u32 = 0;
+    /// Concurrent requests per tenant at the start of adaptive pacing:
+    /// enough to overlap latency, few enough not to load a Confluence node.
     pub const MAX_IN_FLIGHT: usize = 4;
+    /// Adaptive pacing never goes above this many concurrent requests: past
+    /// it, a Confluence node's request threads are what gets measured.
+    pub const MAX_IN_FLIGHT_CEILING: usize = 16;
     /// Confluence caps user, group and member pages at 200 anyway.
     pub const PAGE_SIZE: u32 = 200;
     /// A page of 1000 users with expansions is a few MiB: 64 MiB stops a
@@ -46,9 +50,16 @@ pub struct ClientSettings {
     /// Extra trust roots (an internal CA), parsed when the config was loaded.
     pub ca: Option<Arc<CaCertificates>>,
     pub request_timeout: Duration,
+    /// The operator's ceiling on the request rate; infinite (the default)
+    /// sets none, leaving the pace to the server's limiter and to latency.
     pub requests_per_second: f64,
+    /// Requests allowed at once above [`Self::requests_per_second`] when it
+    /// is finite; 0 means one second's worth of it.
     pub burst: u32,
+    /// Concurrent requests at the start; the adaptive limit moves from here.
     pub max_in_flight: usize,
+    /// The adaptive concurrency limit never goes above this.
+    pub max_in_flight_ceiling: usize,
     pub page_size: u32,
     /// The most bytes one response body may hold; reading stops past it.
     pub max_response_bytes: u64,
@@ -73,6 +84,7 @@ impl ClientSettings {
             requests_per_second: defaults::REQUESTS_PER_SECOND,
             burst: defaults::BURST,
             max_in_flight: defaults::MAX_IN_FLIGHT,
+            max_in_flight_ceiling: defaults::MAX_IN_FLIGHT_CEILING,
             page_size: defaults::PAGE_SIZE,
             max_response_bytes: defaults::MAX_RESPONSE_BYTES,
             max_pages: defaults::MAX_PAGES,
@@ -100,6 +112,29 @@ pub fn is_plain_http_to_another_host(url: &Url) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|address| address.is_loopback());
     url.scheme() == "http" && !loopback
+}
+
+impl ClientSettings {
+    /// The operator's rate ceiling, if one is set (a finite, positive rate).
+    pub fn rate_ceiling(&self) -> Option<RateCeiling> {
+        (self.requests_per_second.is_finite() && self.requests_per_second > 0.0).then_some(
+            RateCeiling {
+                requests_per_second: self.requests_per_second,
+                burst: match self.burst {
+                    0 => self
+                        .requests_per_second
+                        .ceil()
+                        .clamp(1.0, f64::from(u32::MAX)) as u32,
+                    burst => burst,
+                },
+            },
+        )
+    }
+
+    /// The most requests the tenant may ever have in flight.
+    pub fn concurrency_ceiling(&self) -> usize {
+        self.max_in_flight_ceiling.max(self.max_in_flight).max(1)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -11,8 +11,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use tracing::Instrument as _;
 
+use super::concurrency::Outcome;
 use super::error::{ConfluenceError, ErrorKind};
-use super::ratelimit::TenantLimiter;
+use super::pacing::Pacing;
+use super::ratelimit::{Admission, TenantLimiter, outcome_of_status};
 use super::retry::{RetryBudget, RetryReason};
 use super::route::Route;
 use super::settings::{ClientSettings, RetryPolicy};
@@ -166,9 +168,10 @@ impl Transport {
             http,
             base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
             limiter: TenantLimiter::new(
-                settings.requests_per_second,
-                settings.burst,
+                settings.rate_ceiling(),
                 settings.max_in_flight,
+                settings.concurrency_ceiling(),
+                settings.retry.max_elapsed,
             ),
             retry: settings.retry.clone(),
             timeout: settings.request_timeout,
@@ -179,6 +182,21 @@ impl Transport {
 
     pub fn stats(&self) -> ClientStats {
         self.counters.snapshot()
+    }
+
+    pub fn pacing(&self) -> Pacing {
+        self.limiter.pacing()
+    }
+
+    /// Feeds a finished attempt to the limiter and publishes the pacing.
+    fn finish(&self, admission: Admission<'_>, latency: Duration, outcome: Outcome) {
+        self.limiter.finish(admission, latency, outcome);
+        let pacing = self.limiter.pacing();
+        metrics::confluence_pacing(
+            &self.tenant,
+            pacing.concurrency_limit(),
+            pacing.learned_rate(),
+        );
     }
 
     pub fn error(&self, kind: ErrorKind) -> ConfluenceError {
@@ -209,14 +227,13 @@ impl Transport {
         let mut budget = RetryBudget::start(&self.retry);
         loop {
             let attempt = budget.begin_attempt();
-            let (permit, waited) = self.limiter.acquire().await;
+            let (admission, waited) = self.limiter.acquire().await;
             if !waited.is_zero() {
                 self.counters.waited(waited);
                 metrics::rate_limit_wait(&self.tenant, waited);
             }
             let started = Instant::now();
             let outcome = self.attempt(request, url.clone()).await;
-            drop(permit);
             self.counters.request_sent();
             let latency = started.elapsed();
             let span = tracing::Span::current();
@@ -226,7 +243,8 @@ impl Transport {
                 Ok((status, headers, body)) => {
                     span.record("http.response.status_code", status);
                     metrics::confluence_request(&self.tenant, method, route, status, latency);
-                    let server_wait = self.limiter.observe(&headers);
+                    let server_wait = self.limiter.observe(status, &headers);
+                    self.finish(admission, latency, outcome_of_status(status));
                     if status == 429 {
                         self.counters.rate_limited();
                     }
@@ -254,6 +272,7 @@ impl Transport {
                 Err(AttemptError::Http(err)) => {
                     // Status 0: no answer at all (refused, reset, timed out).
                     metrics::confluence_request(&self.tenant, method, route, 0, latency);
+                    self.finish(admission, latency, Outcome::Overloaded);
                     let failure = if err.is_timeout() {
                         Failure::Timeout
                     } else {

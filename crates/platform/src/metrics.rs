@@ -41,6 +41,8 @@ pub struct Metrics {
     pub rate_limited: Counter<u64>,
     pub rate_limit_wait: Counter<f64>,
     pub retries: Counter<u64>,
+    pub concurrency_limit: Gauge<u64>,
+    pub learned_rate: Gauge<f64>,
     pub c1_tasks: Counter<u64>,
     pub upload_bytes: Counter<u64>,
     pub heartbeat_failures: Counter<u64>,
@@ -115,6 +117,16 @@ impl Metrics {
                 .u64_counter("confluence_hub.confluence.retries")
                 .with_description("Confluence requests retried, by reason")
                 .build(),
+            concurrency_limit: meter
+                .u64_gauge("confluence_hub.confluence.concurrency_limit")
+                .with_description("Requests the tenant may have in flight to Confluence right now")
+                .build(),
+            learned_rate: meter
+                .f64_gauge("confluence_hub.confluence.learned_rate")
+                .with_description(
+                    "Requests per second allowed by Confluence's own rate limiter, as its headers say; 0 when it sets none",
+                )
+                .build(),
             c1_tasks: meter
                 .u64_counter("confluence_hub.c1.tasks")
                 .with_description("ConductorOne tasks finished, by type and outcome")
@@ -183,6 +195,19 @@ pub fn rate_limit_wait(tenant_id: &str, waited: Duration) {
     get()
         .rate_limit_wait
         .add(waited.as_secs_f64(), &[tenant(tenant_id)]);
+}
+
+/// The tenant's pacing after a request: its concurrency limit and the
+/// server's learned rate (`None` when the server sets no limit).
+pub fn confluence_pacing(tenant_id: &str, concurrency_limit: usize, learned_rate: Option<f64>) {
+    let attributes = [tenant(tenant_id)];
+    let metrics = get();
+    metrics
+        .concurrency_limit
+        .record(concurrency_limit as u64, &attributes);
+    metrics
+        .learned_rate
+        .record(learned_rate.unwrap_or(0.0), &attributes);
 }
 
 pub fn sync_finished(

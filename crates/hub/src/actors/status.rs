@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::telemetry::metrics;
 use conductorone::{RunnerStatus, SessionState};
+use confluence::ConfluenceClient;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +112,19 @@ pub struct TenantStatus {
     pub restarts: u32,
     /// The ConductorOne session, for tenants in service mode.
     pub conductorone: Option<C1Status>,
+    /// The tenant's request pacing, read live from its client at each look.
+    #[serde(rename = "pacing", serialize_with = "live_pacing")]
+    pub pacing_source: Option<ConfluenceClient>,
+}
+
+fn live_pacing<S: serde::Serializer>(
+    client: &Option<ConfluenceClient>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    client
+        .as_ref()
+        .map(ConfluenceClient::pacing)
+        .serialize(serializer)
 }
 
 /// A tenant's ConductorOne session as `/status` shows it.
@@ -171,6 +185,7 @@ impl TenantStatus {
             confluence_version: None,
             restarts: 0,
             conductorone: None,
+            pacing_source: None,
         }
     }
 }
@@ -431,6 +446,23 @@ mod tests {
                 .unwrap()
                 .ends_with('Z')
         );
+    }
+
+    #[test]
+    fn status_shows_the_tenants_live_pacing() {
+        use confluence::settings::{Auth, ClientSettings};
+        use platform::secret::Secret;
+
+        let url = reqwest::Url::parse("http://127.0.0.1:9").unwrap();
+        let settings = ClientSettings::new("acme", url, Auth::Token(Secret::new("t".into())));
+        let client = ConfluenceClient::new(&settings).unwrap();
+        let board = StatusBoard::new(0, 1);
+        board.insert(TenantStatus::new("acme", 1, "scheduler"));
+        assert!(board.to_json()["tenants"][0]["pacing"].is_null());
+        board.update("acme", |status| status.pacing_source = Some(client));
+        let pacing = &board.to_json()["tenants"][0]["pacing"];
+        assert_eq!(pacing["mode"], "adaptive", "{pacing}");
+        assert_eq!(pacing["concurrency_limit"], 4, "{pacing}");
     }
 
     #[test]

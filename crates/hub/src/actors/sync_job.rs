@@ -92,7 +92,7 @@ impl SyncJob {
             directories: Directories::default(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
-            concurrency: self.tenant.confluence.max_in_flight,
+            concurrency: self.tenant.confluence.concurrency_ceiling(),
         });
 
         let fetched = self.fetch_all(&context).await;

@@ -53,6 +53,7 @@ pub(super) struct RawSettings {
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_ceiling: Option<usize>,
     pub page_size: Option<u32>,
     pub max_response_bytes: Option<u64>,
     pub max_pages: Option<u64>,
@@ -71,6 +72,9 @@ impl RawSettings {
             requests_per_second: self.requests_per_second.or(defaults.requests_per_second),
             burst: self.burst.or(defaults.burst),
             max_in_flight: self.max_in_flight.or(defaults.max_in_flight),
+            max_in_flight_ceiling: self
+                .max_in_flight_ceiling
+                .or(defaults.max_in_flight_ceiling),
             page_size: self.page_size.or(defaults.page_size),
             max_response_bytes: self.max_response_bytes.or(defaults.max_response_bytes),
             max_pages: self.max_pages.or(defaults.max_pages),
@@ -104,6 +108,7 @@ pub(super) struct RawInstance {
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_ceiling: Option<usize>,
     pub page_size: Option<u32>,
     pub max_response_bytes: Option<u64>,
     pub max_pages: Option<u64>,
@@ -121,6 +126,7 @@ impl RawInstance {
             requests_per_second: self.requests_per_second,
             burst: self.burst,
             max_in_flight: self.max_in_flight,
+            max_in_flight_ceiling: self.max_in_flight_ceiling,
             page_size: self.page_size,
             max_response_bytes: self.max_response_bytes,
             max_pages: self.max_pages,

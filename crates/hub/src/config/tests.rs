@@ -167,6 +167,46 @@ client_secret = { env = "HUB_CFG_TEST_C1" }
 }
 
 #[test]
+fn pacing_has_no_ceiling_by_default_and_rejects_nonsense_ceilings() {
+    with_env_token("HUB_CFG_TEST_PACING");
+    let tenant = |extra: &str| {
+        format!(
+            "[[instance]]\nid = \"p\"\nbase_url = \"https://p.example\"\n\
+             token = {{ env = \"HUB_CFG_TEST_PACING\" }}\n{extra}\n"
+        )
+    };
+    let config = load(&tenant("")).unwrap();
+    let settings = &config.tenant("p").unwrap().confluence;
+    assert_eq!(settings.rate_ceiling(), None);
+    assert_eq!(settings.max_in_flight, defaults::MAX_IN_FLIGHT);
+    assert_eq!(
+        settings.concurrency_ceiling(),
+        defaults::MAX_IN_FLIGHT_CEILING
+    );
+
+    let config = load(&tenant("requests_per_second = 2.5")).unwrap();
+    let ceiling = config.tenant("p").unwrap().confluence.rate_ceiling();
+    assert_eq!(
+        ceiling.map(|c| (c.requests_per_second, c.burst)),
+        Some((2.5, 3))
+    );
+
+    for (extra, key) in [
+        ("requests_per_second = 0", "requests_per_second"),
+        ("requests_per_second = -1", "requests_per_second"),
+        ("requests_per_second = inf", "requests_per_second"),
+        ("requests_per_second = 5\nburst = 0", "burst"),
+        (
+            "max_in_flight = 8\nmax_in_flight_ceiling = 4",
+            "max_in_flight_ceiling",
+        ),
+    ] {
+        let err = load(&tenant(extra)).unwrap_err();
+        assert_eq!(err.problems()[0].key, key, "{extra}: {err}");
+    }
+}
+
+#[test]
 fn diff_sorts_tenants_into_added_removed_changed_unchanged() {
     with_env_token("HUB_CFG_TEST_DIFF");
     let old = load(

@@ -2,7 +2,7 @@
 //! settings every route consults, and request counters.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::auth::Authenticator;
@@ -20,7 +20,9 @@ pub(crate) struct App {
     pub quirks: Quirks,
     pub render: Renderer,
     pub auth: Authenticator,
-    pub limiter: Option<RateLimiter>,
+    pub limiter: RateLimiter,
+    /// Requests being handled right now (for load-sensitive latency).
+    pub in_flight: AtomicUsize,
     pub faults: FaultInjector,
     pub counters: RequestCounters,
     pub remote_api_enabled: bool,
@@ -67,7 +69,8 @@ impl App {
                 space_has_status: version.space_has_status(),
             },
             auth: Authenticator::new(token_owners, quirks.login_attempts_before_captcha),
-            limiter: rate_limit.map(|limit| RateLimiter::new(limit, &rate_limit_exempt)),
+            limiter: RateLimiter::new(rate_limit, &rate_limit_exempt),
+            in_flight: AtomicUsize::new(0),
             faults: FaultInjector::new(faults),
             counters: RequestCounters::default(),
             remote_api_enabled,

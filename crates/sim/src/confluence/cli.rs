@@ -102,6 +102,10 @@ pub struct FaultArgs {
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Requests served at once before latency grows with load: with n > knee
+    /// in flight, each waits latency × n / knee (0: no knee).
+    #[arg(long, default_value_t = 0)]
+    pub knee: usize,
     /// Share of requests answered `503` with `Retry-After` (0.0 to 1.0).
     #[arg(long, default_value_t = 0.0)]
     pub fault_503_rate: f64,
@@ -308,6 +312,7 @@ impl FaultArgs {
             truncate_rate: self.fault_truncate_rate,
             html_rpc_rate: self.fault_html_rpc_rate,
             retry_after_secs: self.fault_retry_after,
+            knee: self.knee,
             ..Faults::default()
         })
     }

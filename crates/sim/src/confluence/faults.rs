@@ -3,8 +3,8 @@
 //! Request number n since the faults were set always gets the same fault for
 //! the same seed, so a failing test replays exactly.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -36,6 +36,9 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// A hostile answer to some requests (not keyed on the seed: every one).
     pub hostile: Option<Hostile>,
+    /// Requests the node serves at once; with more in flight, `latency`
+    /// grows in proportion, as an overloaded node queues them. 0: no knee.
+    pub knee: usize,
 }
 
 impl Default for Faults {
@@ -49,6 +52,7 @@ impl Default for Faults {
             html_rpc_rate: 0.0,
             retry_after_secs: 1,
             hostile: None,
+            knee: 0,
         }
     }
 }
@@ -75,6 +79,8 @@ pub(crate) enum Fault {
 struct FaultPlan {
     faults: Faults,
     next_sequence: AtomicU64,
+    /// Every latency added since the faults were set, for benchmarks.
+    added_latencies: Mutex<Vec<Duration>>,
 }
 
 /// The faults in force and the request counter they are keyed on. Swapping
@@ -90,6 +96,7 @@ impl FaultInjector {
             plan: ArcSwap::from_pointee(FaultPlan {
                 faults,
                 next_sequence: AtomicU64::new(0),
+                added_latencies: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -98,6 +105,7 @@ impl FaultInjector {
         self.plan.store(Arc::new(FaultPlan {
             faults,
             next_sequence: AtomicU64::new(0),
+            added_latencies: Mutex::new(Vec::new()),
         }));
     }
 
@@ -115,9 +123,20 @@ impl FaultInjector {
             .cloned()
     }
 
-    /// The latency and fault for the next request. Each kind has its own roll,
-    /// so changing one rate does not move the others' faults.
-    pub fn next(&self, is_rpc: bool) -> (Duration, Option<Fault>) {
+    /// The latencies added to requests since the faults were last set.
+    pub fn added_latencies(&self) -> Vec<Duration> {
+        let plan = self.plan.load();
+        let added = plan
+            .added_latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        added.clone()
+    }
+
+    /// The latency and fault for the next request, with `in_flight` requests
+    /// (itself included) being handled. Each kind has its own roll, so
+    /// changing one rate does not move the others' faults.
+    pub fn next(&self, is_rpc: bool, in_flight: usize) -> (Duration, Option<Fault>) {
         let plan = self.plan.load();
         let faults = &plan.faults;
         if !faults.is_active() {
@@ -138,8 +157,23 @@ impl FaultInjector {
         } else {
             None
         };
-        (faults.latency, fault)
+        let latency = loaded_latency(faults.latency, faults.knee, in_flight);
+        if !latency.is_zero() {
+            plan.added_latencies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(latency);
+        }
+        (latency, fault)
     }
+}
+
+/// `base` up to `knee` requests in flight, then in proportion to them.
+fn loaded_latency(base: Duration, knee: usize, in_flight: usize) -> Duration {
+    if knee == 0 || in_flight <= knee {
+        return base;
+    }
+    base.mul_f64(in_flight as f64 / knee as f64)
 }
 
 /// A uniform number in `[0, 1)` from seed, request number and fault kind
@@ -217,7 +251,7 @@ mod tests {
 
     fn sequence(injector: &FaultInjector) -> Vec<Option<Fault>> {
         (0..200)
-            .map(|index| injector.next(index % 2 == 0).1)
+            .map(|index| injector.next(index % 2 == 0, 1).1)
             .collect()
     }
 
@@ -239,7 +273,7 @@ mod tests {
             ..Faults::default()
         });
         let hits = (0..10_000)
-            .filter(|_| matches!(injector.next(false).1, Some(Fault::Unavailable { .. })))
+            .filter(|_| matches!(injector.next(false, 1).1, Some(Fault::Unavailable { .. })))
             .count();
         assert!((2_000..3_000).contains(&hits), "{hits}");
     }
@@ -251,13 +285,32 @@ mod tests {
             html_rpc_rate: 1.0,
             ..Faults::default()
         });
-        assert_eq!(injector.next(false).1, None);
-        assert_eq!(injector.next(true).1, Some(Fault::HtmlRpcPage));
+        assert_eq!(injector.next(false, 1).1, None);
+        assert_eq!(injector.next(true, 1).1, Some(Fault::HtmlRpcPage));
     }
 
     #[test]
     fn no_faults_by_default() {
         let injector = FaultInjector::new(Faults::default());
-        assert!((0..100).all(|_| injector.next(true) == (Duration::ZERO, None)));
+        assert!((0..100).all(|_| injector.next(true, 1) == (Duration::ZERO, None)));
+    }
+
+    #[test]
+    fn latency_grows_with_load_past_the_knee() {
+        let base = Duration::from_millis(20);
+        assert_eq!(loaded_latency(base, 0, 50), base);
+        assert_eq!(loaded_latency(base, 6, 6), base);
+        assert_eq!(loaded_latency(base, 6, 12), Duration::from_millis(40));
+        let injector = FaultInjector::new(Faults {
+            latency: base,
+            knee: 4,
+            ..Faults::default()
+        });
+        assert_eq!(injector.next(false, 8).0, Duration::from_millis(40));
+        assert_eq!(injector.next(false, 1).0, base);
+        assert_eq!(
+            injector.added_latencies(),
+            [Duration::from_millis(40), base]
+        );
     }
 }

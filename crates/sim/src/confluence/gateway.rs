@@ -4,6 +4,7 @@
 //! headers Confluence adds (`X-AUSERNAME`, `X-Seraph-LoginReason`, `X-RateLimit-*`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Uri};
@@ -28,7 +29,11 @@ pub(crate) async fn gateway(
     };
     app.counters.count(&route);
 
-    let (latency, fault) = app.faults.next(request.uri().path().starts_with("/rpc/"));
+    let _in_flight = InFlight::enter(&app);
+    let (latency, fault) = app.faults.next(
+        request.uri().path().starts_with("/rpc/"),
+        app.in_flight.load(Ordering::Relaxed),
+    );
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -56,16 +61,13 @@ pub(crate) async fn gateway(
         Ok(caller) => caller,
         Err(denied) => return login_denied(denied.reason(), &app.render.base_url),
     };
-    let rate = match (&app.limiter, caller.username()) {
-        (Some(limiter), Some(username)) => {
-            limiter.take(username).map(|decision| (limiter, decision))
-        }
-        _ => None,
-    };
-    if let Some((limiter, decision)) = &rate
+    let rate = caller
+        .username()
+        .and_then(|username| app.limiter.take(username));
+    if let Some(decision) = &rate
         && !decision.allowed
     {
-        return limiter.rejection(decision);
+        return app.limiter.rejection(decision);
     }
 
     if let Some(hostile) = app.faults.hostile_for(request.uri().path()) {
@@ -84,13 +86,29 @@ pub(crate) async fn gateway(
     if known {
         headers.insert("x-seraph-loginreason", HeaderValue::from_static("OK"));
     }
-    if let Some((limiter, decision)) = &rate {
-        limiter.apply_headers(decision, headers);
+    if let Some(decision) = &rate {
+        app.limiter.apply_headers(decision, headers);
     }
     if fault == Some(Fault::Truncate) {
         response = faults::truncate(response).await;
     }
     response
+}
+
+/// Counts a request as in flight until it is answered.
+struct InFlight<'a>(&'a App);
+
+impl<'a> InFlight<'a> {
+    fn enter(app: &'a App) -> Self {
+        app.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(app)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn has_encoded_slash(uri: &Uri) -> bool {

@@ -18,7 +18,7 @@ use super::dataset::Dataset;
 use super::faults::Faults;
 use super::listener::{ConnectionHandle, SimListener};
 use super::mutation::Mutation;
-use super::options::SimOptions;
+use super::options::{RateLimit, SimOptions};
 use super::routes;
 
 /// How long requests still in flight at shutdown (injected latency, a client
@@ -128,6 +128,17 @@ impl ConfluenceSim {
     /// Replaces the fault injection; the fault sequence restarts from request 0.
     pub fn set_faults(&self, faults: Faults) {
         self.app.faults.set(faults);
+    }
+
+    /// The latency the faults added to each request since they were last set
+    /// (with a knee, it grows with load): what a client waited beyond the work.
+    pub fn added_latencies(&self) -> Vec<Duration> {
+        self.app.faults.added_latencies()
+    }
+
+    /// Replaces the rate-limit settings (`None`: unlimited) from the next request on.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.app.limiter.set_limit(limit);
     }
 
     /// Stops serving and joins the simulator's thread.

@@ -191,9 +191,11 @@ impl Actor for Instance {
             self.spec.board.insert(status);
         }
         let client_error = self.client.as_ref().err().cloned();
+        let pacing_source = self.client.as_ref().ok().cloned();
         let generation = self.spec.generation;
         self.spec.board.update(&tenant, |status| {
             status.generation = generation;
+            status.pacing_source = pacing_source;
             match client_error {
                 None => status.state = TenantState::Idle,
                 Some(err) => {
@@ -350,6 +352,7 @@ impl Handler<Stop> for Instance {
             instance.spec.board.update(instance.tenant(), |status| {
                 status.state = TenantState::Stopped;
                 status.next_sync_at = None;
+                status.pacing_source = None;
             });
             ctx.stop();
         }))

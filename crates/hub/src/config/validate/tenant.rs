@@ -92,21 +92,34 @@ impl Validator<'_> {
         let requests_per_second = settings
             .requests_per_second
             .unwrap_or(defaults::REQUESTS_PER_SECOND);
-        if !(requests_per_second > 0.0 && requests_per_second.is_finite()) {
+        if settings.requests_per_second.is_some()
+            && !(requests_per_second > 0.0 && requests_per_second.is_finite())
+        {
             self.problem(
                 line,
                 tenant,
                 "requests_per_second",
-                "must be a positive number".into(),
+                "must be a positive number (leave it out for no ceiling)".into(),
             );
         }
         let burst = settings.burst.unwrap_or(defaults::BURST);
-        if burst == 0 {
+        if settings.burst == Some(0) {
             self.problem(line, tenant, "burst", "must be at least 1".into());
         }
         let max_in_flight = settings.max_in_flight.unwrap_or(defaults::MAX_IN_FLIGHT);
         if max_in_flight == 0 {
             self.problem(line, tenant, "max_in_flight", "must be at least 1".into());
+        }
+        let max_in_flight_ceiling = settings
+            .max_in_flight_ceiling
+            .unwrap_or(defaults::MAX_IN_FLIGHT_CEILING.max(max_in_flight));
+        if max_in_flight_ceiling < max_in_flight.max(1) {
+            self.problem(
+                line,
+                tenant,
+                "max_in_flight_ceiling",
+                format!("must be at least max_in_flight ({max_in_flight})"),
+            );
         }
         let page_size = settings.page_size.unwrap_or(defaults::PAGE_SIZE);
         if !(1..=1000).contains(&page_size) {
@@ -210,6 +223,7 @@ impl Validator<'_> {
                 requests_per_second,
                 burst,
                 max_in_flight,
+                max_in_flight_ceiling,
                 page_size,
                 max_response_bytes,
                 max_pages,

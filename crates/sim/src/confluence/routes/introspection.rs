@@ -1,6 +1,6 @@
 //! The simulator's own endpoints under `/__sim/`, for tests and scripts that
 //! run it out of process: current data, the mutation log, request counts, and
-//! fault injection at run time. They bypass faults, auth and rate limiting,
+//! fault injection and rate-limit settings at run time. They bypass faults, auth and rate limiting,
 //! and are not counted.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::confluence::app::App;
 use crate::confluence::errors::{empty, json_response, rest_error};
 use crate::confluence::faults::Faults;
+use crate::confluence::options::RateLimit;
 
 pub(super) fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -22,6 +23,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/__sim/mutations", get(mutations))
         .route("/__sim/requests", get(requests))
         .route("/__sim/faults", get(faults).put(set_faults))
+        .route("/__sim/rate-limit", get(rate_limit).put(set_rate_limit))
         .with_state(app)
 }
 
@@ -53,5 +55,21 @@ async fn set_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
             empty(204)
         }
         Err(error) => rest_error(400, &format!("Invalid faults: {error}")),
+    }
+}
+
+async fn rate_limit(State(app): State<Arc<App>>) -> Response {
+    json_response(200, &app.limiter.limit())
+}
+
+/// Replaces the rate-limit settings (JSON of [`RateLimit`], or `null` to
+/// allow unlimited requests), as an administrator does on the admin page.
+async fn set_rate_limit(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Option<RateLimit>>(&body) {
+        Ok(limit) => {
+            app.limiter.set_limit(limit);
+            empty(204)
+        }
+        Err(error) => rest_error(400, &format!("Invalid rate limit: {error}")),
     }
 }

@@ -1,24 +1,22 @@
 //! The groups fetcher: pages groups into group resources with their `member`
 //! entitlement, then reads every group's members into membership grants for
 //! the users of this sync, up to the tenant's concurrency at once. The actor
-//! owns the walk: the pager between pages, the group names seen, the queue
-//! of groups whose members are still to read and how many reads are in
-//! flight. Groups whose names no endpoint of this version can address (a `/`
-//! before 10.x) are resolved at the end by asking every user for its groups.
+//! owns the walk: the group names seen, then the queue of groups whose
+//! members are still to read. Groups whose names no endpoint of this version
+//! can address (a `/` before 10.x) are resolved at the end by asking every
+//! user for its groups.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
-use tracing::Instrument;
+use actix::{Actor, Context};
 
-use super::{Fetch, Run, Runs, answered, busy};
+use super::{ReadQueue, Run, Runs, Walker, spawn_step};
 use crate::sync::groups::memberships;
-use crate::sync::{Batch, GroupSet, SyncContext, SyncError, UserDirectory, cancellable};
+use crate::sync::{
+    Batch, GroupSet, SkipReason, SyncContext, SyncError, UserDirectory, cancellable,
+};
 use baton::model::{self, ResourceKind};
 use confluence::{Group, Pager};
-
-const PHASE: &str = "group";
 
 #[derive(Default)]
 pub struct GroupsFetcher {
@@ -37,8 +35,7 @@ struct Walk {
 /// The member reads of one sync.
 struct Members {
     users: Arc<UserDirectory>,
-    queue: VecDeque<String>,
-    in_flight: usize,
+    reads: ReadQueue<String>,
     unaddressable: Vec<String>,
 }
 
@@ -46,104 +43,66 @@ impl Actor for GroupsFetcher {
     type Context = Context<Self>;
 }
 
-impl Handler<Fetch> for GroupsFetcher {
-    type Result = ResponseFuture<Result<(), SyncError>>;
+impl Walker for GroupsFetcher {
+    const PHASE: &'static str = "group";
+    type Record = Group;
 
-    fn handle(&mut self, Fetch(sync): Fetch, ctx: &mut Context<Self>) -> Self::Result {
-        if self.walk.is_some() {
-            return Box::pin(async { Err(busy(PHASE)) });
-        }
-        let pager = sync.client.groups();
-        let (run, answer) = self.runs.start(sync);
-        let run_id = run.id;
+    fn runs(&mut self) -> &mut Runs {
+        &mut self.runs
+    }
+
+    fn pager(sync: &SyncContext) -> Pager<Group> {
+        sync.client.groups()
+    }
+
+    fn begin(&mut self, run: Run) {
         self.walk = Some(Walk {
             run,
             names: GroupSet::default(),
             groups: Vec::new(),
             members: None,
         });
-        self.read(run_id, pager, Vec::new(), ctx);
-        Box::pin(answered(PHASE, answer))
-    }
-}
-
-impl GroupsFetcher {
-    fn sync(&self, run_id: u64) -> Option<Arc<SyncContext>> {
-        let walk = self.walk.as_ref().filter(|walk| walk.run.id == run_id)?;
-        Some(walk.run.sync.clone())
     }
 
-    /// Writes the previous page's batches while the next page is read.
-    fn read(
-        &mut self,
-        run_id: u64,
-        mut pager: Pager<Group>,
-        batches: Vec<Batch>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(sync) = self.sync(run_id) else {
-            return;
-        };
-        let span = fetch_span(&sync);
-        let work = async move {
-            let write = async {
-                for batch in batches {
-                    sync.put(batch).await?;
-                }
-                Ok(())
-            };
-            let (written, page) = futures::join!(write, cancellable(&sync, pager.next_page()));
-            (pager, written.and(page))
-        };
-        ctx.spawn(
-            work.instrument(span)
-                .into_actor(self)
-                .map(move |(pager, page), fetcher, ctx| fetcher.absorb(run_id, pager, page, ctx)),
-        );
+    fn is_busy(&self) -> bool {
+        self.walk.is_some()
     }
 
-    fn absorb(
-        &mut self,
-        run_id: u64,
-        pager: Pager<Group>,
-        page: Result<Option<Vec<Group>>, SyncError>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(sync) = self.sync(run_id) else {
-            return;
+    fn serving(&self, run_id: u64) -> Option<Arc<SyncContext>> {
+        self.walk.as_ref()?.run.serving(run_id)
+    }
+
+    fn absorb(&mut self, groups: Vec<Group>) -> Vec<Batch> {
+        let Some(walk) = &mut self.walk else {
+            return Vec::new();
         };
-        let groups = match page {
-            Ok(Some(groups)) => groups,
-            Ok(None) => return self.listed(run_id, ctx),
-            Err(err) => return self.finish(Err(err)),
-        };
-        let Some(walk) = &mut self.walk else { return };
-        let write = sync.scope.includes(ResourceKind::Group);
+        let scope = &walk.run.sync.scope;
+        let write = scope.includes(ResourceKind::Group);
         let mut resources = Vec::with_capacity(groups.len());
         let mut entitlements = Vec::with_capacity(groups.len());
         for group in groups {
             walk.names.insert(&group.name);
             if write {
                 let resource = model::group_resource(&group.name);
-                if sync.scope.wants_entitlements() {
+                if scope.wants_entitlements() {
                     entitlements.push(model::group_member_entitlement(&resource));
                 }
                 resources.push(resource);
             }
             walk.groups.push(group.name);
         }
-        let batches = vec![
+        vec![
             Batch::Resources(resources),
             Batch::Entitlements(entitlements),
-        ];
-        self.read(run_id, pager, batches, ctx);
+        ]
     }
 
-    /// The listing is over: publish the names, then (when grants are
-    /// wanted) wait for the users and sort the groups by how their members
-    /// can be read.
+    /// Publishes the names, then (when grants are wanted) waits for the
+    /// users and sorts the groups by how their members can be read.
     fn listed(&mut self, run_id: u64, ctx: &mut Context<Self>) {
-        let Some(walk) = &mut self.walk else { return };
+        let Some(walk) = &mut self.walk else {
+            return;
+        };
         let sync = walk.run.sync.clone();
         let groups = std::mem::take(&mut walk.groups);
         sync.progress.set_groups_total(groups.len() as u64);
@@ -152,69 +111,57 @@ impl GroupsFetcher {
         if !sync.scope.includes(ResourceKind::Group) || !sync.scope.wants_grants() {
             return self.finish(Ok(()));
         }
-        let span = fetch_span(&sync);
-        let work = async move {
+        let sort = async move {
             let users = sync.directories.users(&sync.cancel).await?;
-            let (mut addressable, mut unaddressable) = (VecDeque::new(), Vec::new());
+            let (mut addressable, mut unaddressable) = (Vec::new(), Vec::new());
             for group in groups {
                 if cancellable(&sync, sync.client.can_list_group_members(&group)).await? {
-                    addressable.push_back(group);
+                    addressable.push(group);
                 } else {
                     unaddressable.push(group);
                 }
             }
             Ok(Members {
                 users,
-                queue: addressable,
-                in_flight: 0,
+                reads: ReadQueue::new(addressable),
                 unaddressable,
             })
         };
-        ctx.spawn(work.instrument(span).into_actor(self).map(
-            move |members: Result<Members, SyncError>, fetcher, ctx| {
-                if fetcher.sync(run_id).is_none() {
-                    return;
-                }
-                match members {
-                    Ok(members) => {
-                        if let Some(walk) = &mut fetcher.walk {
-                            walk.members = Some(members);
-                        }
-                        fetcher.read_members(run_id, ctx);
-                    }
-                    Err(err) => fetcher.finish(Err(err)),
-                }
-            },
-        ));
+        spawn_step(self, ctx, run_id, sort, move |fetcher, members, ctx| {
+            if let Some(walk) = &mut fetcher.walk {
+                walk.members = Some(members);
+            }
+            fetcher.read_members(run_id, ctx);
+        });
     }
 
+    fn finish(&mut self, result: Result<(), SyncError>) {
+        if let Some(walk) = self.walk.take() {
+            walk.run.finish(result);
+        }
+    }
+}
+
+impl GroupsFetcher {
     /// Keeps up to the tenant's concurrency of member reads in flight; when
-    /// the queue is empty and the last read is back, reads the groups no
-    /// endpoint can address, then ends the phase.
+    /// the last is back, reads the groups no endpoint can address, then ends
+    /// the phase.
     fn read_members(&mut self, run_id: u64, ctx: &mut Context<Self>) {
-        let Some(sync) = self.sync(run_id) else {
+        let Some(sync) = self.serving(run_id) else {
             return;
         };
         let Some(members) = self.walk.as_mut().and_then(|walk| walk.members.as_mut()) else {
             return;
         };
-        let mut reads = Vec::new();
-        while members.in_flight < sync.concurrency.max(1) {
-            let Some(group) = members.queue.pop_front() else {
-                break;
-            };
-            members.in_flight += 1;
-            reads.push((group, members.users.clone()));
-        }
-        if reads.is_empty() && members.in_flight == 0 {
+        if members.reads.is_drained() {
             let unaddressable = std::mem::take(&mut members.unaddressable);
             let users = members.users.clone();
             return self.read_unaddressable(run_id, unaddressable, users, ctx);
         }
-        for (group, users) in reads {
-            let sync = sync.clone();
-            let span = fetch_span(&sync);
-            let work = async move {
+        let users = members.users.clone();
+        for group in members.reads.start(sync.concurrency) {
+            let (sync, users) = (sync.clone(), users.clone());
+            let read = async move {
                 let mut pager = cancellable(&sync, sync.client.group_members(&group)).await?;
                 while let Some(page) = cancellable(&sync, pager.next_page()).await? {
                     let keys = page.into_iter().map(|user| user.user_key);
@@ -223,22 +170,13 @@ impl GroupsFetcher {
                 sync.progress.group_done();
                 Ok(())
             };
-            ctx.spawn(work.instrument(span).into_actor(self).map(
-                move |read: Result<(), SyncError>, fetcher, ctx| {
-                    if fetcher.sync(run_id).is_none() {
-                        return;
-                    }
-                    if let Err(err) = read {
-                        return fetcher.finish(Err(err));
-                    }
-                    if let Some(members) =
-                        fetcher.walk.as_mut().and_then(|walk| walk.members.as_mut())
-                    {
-                        members.in_flight -= 1;
-                    }
-                    fetcher.read_members(run_id, ctx);
-                },
-            ));
+            spawn_step(self, ctx, run_id, read, move |fetcher, (), ctx| {
+                if let Some(members) = fetcher.walk.as_mut().and_then(|walk| walk.members.as_mut())
+                {
+                    members.reads.finished_one();
+                }
+                fetcher.read_members(run_id, ctx);
+            });
         }
     }
 
@@ -249,7 +187,7 @@ impl GroupsFetcher {
         users: Arc<UserDirectory>,
         ctx: &mut Context<Self>,
     ) {
-        let Some(sync) = self.sync(run_id) else {
+        let Some(sync) = self.serving(run_id) else {
             return;
         };
         if groups.is_empty() {
@@ -261,8 +199,7 @@ impl GroupsFetcher {
             users = users.len(),
             "group names with `/` cannot be addressed on this version; reading their members user by user"
         );
-        let span = fetch_span(&sync);
-        let work = async move {
+        let read = async move {
             let keys = users.keys();
             let members =
                 cancellable(&sync, sync.client.group_members_via_users(&groups, &keys)).await?;
@@ -272,19 +209,9 @@ impl GroupsFetcher {
             }
             Ok(())
         };
-        ctx.spawn(work.instrument(span).into_actor(self).map(
-            move |read: Result<(), SyncError>, fetcher, _| {
-                if fetcher.sync(run_id).is_some() {
-                    fetcher.finish(read);
-                }
-            },
-        ));
-    }
-
-    fn finish(&mut self, result: Result<(), SyncError>) {
-        if let Some(walk) = self.walk.take() {
-            walk.run.finish(result);
-        }
+        spawn_step(self, ctx, run_id, read, |fetcher, (), _| {
+            fetcher.finish(Ok(()))
+        });
     }
 }
 
@@ -297,11 +224,6 @@ async fn write_memberships(
     member_keys: impl Iterator<Item = String>,
 ) -> Result<(), SyncError> {
     let (grants, unknown) = memberships(users, group, member_keys);
-    sync.progress
-        .skip(crate::sync::SkipReason::UnknownUser, unknown);
+    sync.progress.skip(SkipReason::UnknownUser, unknown);
     sync.put(Batch::Grants(grants)).await
-}
-
-fn fetch_span(sync: &SyncContext) -> tracing::Span {
-    tracing::info_span!("fetch", tenant = %sync.tenant, sync_id = %sync.sync_id, resource_type = PHASE)
 }

@@ -1,17 +1,15 @@
 //! The users fetcher: pages every Confluence user into user resources and
 //! publishes the userKey ↔ username directory the grant phases resolve with.
-//! While a page is read the pager travels with the read; between pages the
-//! actor holds it, with the directory built so far.
+//! Between pages the actor holds the directory built so far.
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture, WrapFuture};
-use tracing::Instrument;
+use std::sync::Arc;
 
-use super::{Fetch, Run, Runs, answered, busy};
-use crate::sync::{Batch, SyncError, UserDirectory, cancellable, users::record};
+use actix::{Actor, Context};
+
+use super::{Run, Runs, Walker};
+use crate::sync::{Batch, SyncContext, SyncError, UserDirectory, users::record};
 use baton::model::{self, ResourceKind};
 use confluence::{Pager, User};
-
-const PHASE: &str = "user";
 
 #[derive(Default)]
 pub struct UsersFetcher {
@@ -28,75 +26,36 @@ impl Actor for UsersFetcher {
     type Context = Context<Self>;
 }
 
-impl Handler<Fetch> for UsersFetcher {
-    type Result = ResponseFuture<Result<(), SyncError>>;
+impl Walker for UsersFetcher {
+    const PHASE: &'static str = "user";
+    type Record = User;
 
-    fn handle(&mut self, Fetch(sync): Fetch, ctx: &mut Context<Self>) -> Self::Result {
-        if self.listing.is_some() {
-            return Box::pin(async { Err(busy(PHASE)) });
-        }
-        let pager = sync.client.users();
-        let (run, answer) = self.runs.start(sync);
-        let run_id = run.id;
+    fn runs(&mut self) -> &mut Runs {
+        &mut self.runs
+    }
+
+    fn pager(sync: &SyncContext) -> Pager<User> {
+        sync.client.users()
+    }
+
+    fn begin(&mut self, run: Run) {
         self.listing = Some(Listing {
             run,
             directory: UserDirectory::default(),
         });
-        self.read(run_id, pager, None, ctx);
-        Box::pin(answered(PHASE, answer))
-    }
-}
-
-impl UsersFetcher {
-    /// Writes the previous page's batch while the next page is read.
-    fn read(
-        &mut self,
-        run_id: u64,
-        mut pager: Pager<User>,
-        batch: Option<Batch>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(listing) = &self.listing else { return };
-        let sync = listing.run.sync.clone();
-        let span = tracing::info_span!("fetch", tenant = %sync.tenant, sync_id = %sync.sync_id, resource_type = PHASE);
-        let work = async move {
-            let write = async {
-                match batch {
-                    Some(batch) => sync.put(batch).await,
-                    None => Ok(()),
-                }
-            };
-            let (written, page) = futures::join!(write, cancellable(&sync, pager.next_page()));
-            (pager, written.and(page))
-        };
-        ctx.spawn(
-            work.instrument(span)
-                .into_actor(self)
-                .map(move |(pager, page), fetcher, ctx| fetcher.absorb(run_id, pager, page, ctx)),
-        );
     }
 
-    fn absorb(
-        &mut self,
-        run_id: u64,
-        pager: Pager<User>,
-        page: Result<Option<Vec<User>>, SyncError>,
-        ctx: &mut Context<Self>,
-    ) {
-        if self
-            .listing
-            .as_ref()
-            .is_none_or(|listing| listing.run.id != run_id)
-        {
-            return;
-        }
-        let users = match page {
-            Ok(Some(users)) => users,
-            Ok(None) => return self.finish(Ok(())),
-            Err(err) => return self.finish(Err(err)),
-        };
+    fn is_busy(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    fn serving(&self, run_id: u64) -> Option<Arc<SyncContext>> {
+        self.listing.as_ref()?.run.serving(run_id)
+    }
+
+    fn absorb(&mut self, users: Vec<User>) -> Vec<Batch> {
         let Some(listing) = &mut self.listing else {
-            return;
+            return Vec::new();
         };
         let write = listing.run.sync.scope.includes(ResourceKind::User);
         let mut resources = Vec::with_capacity(users.len());
@@ -110,7 +69,11 @@ impl UsersFetcher {
                 resources.push(model::user_resource(&record));
             }
         }
-        self.read(run_id, pager, Some(Batch::Resources(resources)), ctx);
+        vec![Batch::Resources(resources)]
+    }
+
+    fn listed(&mut self, _: u64, _: &mut Context<Self>) {
+        self.finish(Ok(()));
     }
 
     fn finish(&mut self, result: Result<(), SyncError>) {

@@ -719,7 +719,7 @@ async fn truncated_json_is_a_clear_error_never_a_short_result() {
     let sim = start(options);
     sim.set_faults(Faults {
         seed: 1,
-        truncate_rate: 1.0,
+        truncated_rate: 1.0,
         ..Faults::default()
     });
     let client = client(&sim, auth);
@@ -736,7 +736,7 @@ async fn truncated_json_is_a_clear_error_never_a_short_result() {
     // Some truncated pages among good ones: either everything or an error.
     sim.set_faults(Faults {
         seed: 3,
-        truncate_rate: 0.2,
+        truncated_rate: 0.2,
         ..Faults::default()
     });
     match client.users().collect_all().await {

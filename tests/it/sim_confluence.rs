@@ -778,7 +778,7 @@ async fn truncated_json_is_reproducible_by_seed() {
     let http = Http::new(&sim);
     let faults = Faults {
         seed: 3,
-        truncate_rate: 0.3,
+        truncated_rate: 0.3,
         ..Faults::default()
     };
     reproducible(&sim, faults, "truncated", || {
@@ -1600,21 +1600,12 @@ async fn mutations_and_request_counts_are_readable_out_of_process() {
     );
 }
 
-#[tokio::test]
-async fn the_cli_prints_its_address_and_serves_until_killed() {
+/// `confluence-hub sim confluence --port 0 ARGS`, and the base URL it
+/// prints once it listens.
+async fn cli_sim(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_confluence-hub"))
-        .args([
-            "sim",
-            "confluence",
-            "--port",
-            "0",
-            "--version",
-            "9.2",
-            "--users",
-            "30",
-            "--token",
-            "cli-token",
-        ])
+        .args(["sim", "confluence", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -1633,6 +1624,13 @@ async fn the_cli_prints_its_address_and_serves_until_killed() {
         .expect("the listening line")
         .to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    (child, base)
+}
+
+#[tokio::test]
+async fn the_cli_prints_its_address_and_serves_until_killed() {
+    let (mut child, base) =
+        cli_sim(&["--version", "9.2", "--users", "30", "--token", "cli-token"]).await;
     let response = client()
         .get(format!("{base}/rest/api/user/list"))
         .bearer_auth("cli-token")
@@ -1643,4 +1641,64 @@ async fn the_cli_prints_its_address_and_serves_until_killed() {
     assert_eq!(response.json::<Value>().await.expect("json")["size"], 30);
     child.kill().expect("killed");
     let _ = child.wait();
+}
+
+#[tokio::test]
+async fn the_cli_injects_proxy_pages_and_cut_bodies() {
+    let (mut child, base) = cli_sim(&[
+        "--version",
+        "8.5",
+        "--fault-seed",
+        "3",
+        "--html-rate",
+        "0.3",
+        "--truncated-rate",
+        "0.3",
+    ])
+    .await;
+    let http = client();
+    let rest = outcomes(40, || {
+        http.get(format!("{base}/rest/api/user/list"))
+            .bearer_auth(DEFAULT_ADMIN_TOKEN)
+    })
+    .await;
+    let rpc = outcomes(40, || {
+        http.post(format!("{base}{RPC}/getSpacePermissionSets"))
+            .bearer_auth(DEFAULT_ADMIN_TOKEN)
+            .json(&json!(["ds"]))
+    })
+    .await;
+    child.kill().expect("killed");
+    let _ = child.wait();
+    for (route, seen) in [("REST", &rest), ("JSON-RPC", &rpc)] {
+        for kind in ["html", "truncated", "200"] {
+            assert!(
+                seen.iter().any(|outcome| outcome == kind),
+                "{route}: no {kind} in {seen:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_html_pages_hit_every_route_reproducibly_by_seed() {
+    let sim = start(SimVersion::V8_5, fixture(), |_| {});
+    let http = Http::new(&sim);
+    let faults = Faults {
+        seed: 11,
+        html_rate: 0.3,
+        ..Faults::default()
+    };
+    reproducible(&sim, faults.clone(), "html", || {
+        http.get("/rest/api/user/current", DEFAULT_ADMIN_TOKEN)
+    })
+    .await;
+    reproducible(&sim, faults, "html", || {
+        http.post(
+            &format!("{RPC}/getSpaceLevelPermissions"),
+            DEFAULT_ADMIN_TOKEN,
+        )
+        .json(&json!([]))
+    })
+    .await;
 }

@@ -15,7 +15,7 @@ use baton::pb::c1::connector::v2::{
     Entitlement, GrantExpandable, GrantImmutable, GroupTrait, Resource, UserTrait,
     user_trait::status::Status,
 };
-use confluence::settings::{Auth, ClientSettings};
+use confluence::settings::{Auth, ClientSettings, RetryPolicy};
 use hub::actors::instance::SyncReport;
 use hub::actors::oneshot::sync_once_scoped;
 use hub::config::{SyncSettings, TenantConfig, TenantId};
@@ -27,7 +27,10 @@ use sim::conductorone::{
     ConductorOneSim, SimOptions as C1Options, SimTenant, SyncOptions as C1SyncOptions,
     gen_credentials,
 };
-use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, RateLimit, SimOptions, SimVersion};
+use sim::confluence::{
+    ConfluenceSim, Dataset, Faults, GenerateOptions, Hostile, HostileAnswer, RateLimit, SimOptions,
+    SimVersion,
+};
 
 use crate::support::{HubProcess, TempDir};
 
@@ -964,6 +967,117 @@ async fn a_conductorone_task_without_skip_expand_grants_uploads_an_expanded_file
         .collect();
     let settings = admin_config(&confluence).sync;
     assert_expanded(&contents[0], &contents[1], &confluence.dataset(), &settings);
+}
+
+// ---------------------------------------------------------------- garbled answers
+
+/// Faults on every route: 15 % 503, 5 % connection resets, 3 % proxy HTML
+/// pages with status 200 and 2 % bodies cut at a random point.
+fn garbling_faults(seed: u64) -> Faults {
+    Faults {
+        seed,
+        status_503_rate: 0.15,
+        reset_rate: 0.05,
+        html_rate: 0.03,
+        truncated_rate: 0.02,
+        retry_after_secs: 0,
+        ..Faults::default()
+    }
+}
+
+/// Asserts two files hold the same objects, field for field.
+fn assert_same_contents(ours: &Contents, expected: &Contents) {
+    let (ours_ids, expected_ids) = (ours.ids(), expected.ids());
+    assert_same_ids("resources", &ours_ids.resources, &expected_ids.resources);
+    assert_same_ids(
+        "entitlements",
+        &ours_ids.entitlements,
+        &expected_ids.entitlements,
+    );
+    assert_same_ids("grants", &ours_ids.grants, &expected_ids.grants);
+    for (id, resource) in &expected.resources {
+        assert_eq!(&ours.resources[id], resource, "{id}");
+    }
+    for (id, entitlement) in &expected.entitlements {
+        assert_eq!(&ours.entitlements[id], entitlement, "{id}");
+    }
+    for (id, grant) in &expected.grants {
+        assert_eq!(&ours.grants[id], grant, "{id}");
+    }
+}
+
+fn garbled_answers_on(version: SimVersion) {
+    let dataset = Dataset::generate(&GenerateOptions {
+        seed: 13,
+        users: 1_200,
+        groups: 80,
+        spaces: 40,
+    });
+    let sim = ConfluenceSim::start(SimOptions::new(version, dataset))
+        .expect("start a Confluence simulator");
+    let clean = sync(admin_config(&sim), SyncScope::default());
+    assert_eq!(clean.report.client.retries, 0, "{:?}", clean.report.client);
+
+    sim.set_faults(garbling_faults(version as u64 + 17));
+    let mut config = admin_config(&sim);
+    // A quarter of all requests fail, so one fails all 8 attempts of the
+    // default budget about once in 65,000 times; the 8.5 sync sends about
+    // 1,800 requests, which would fail one run in about 40. With 14 attempts
+    // that is one in about 150,000; the short backoff keeps the test quick.
+    config.confluence.retry = RetryPolicy {
+        max_attempts: 14,
+        max_elapsed: Duration::from_secs(60),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(200),
+    };
+    let faulted = sync(config, SyncScope::default());
+    let stats = faulted.report.client;
+    eprintln!(
+        "{version:?}: {} requests, {} retries ({} garbled) in {:.2?}",
+        stats.requests, stats.retries, stats.garbled_retries, faulted.took
+    );
+    assert!(stats.garbled_retries > 0, "{version:?}: {stats:?}");
+    assert!(
+        stats.retries > stats.garbled_retries,
+        "{version:?}: {stats:?}"
+    );
+    assert_same_contents(&faulted.contents, &clean.contents);
+    assert_eq!(faulted.report.counts, clean.report.counts);
+}
+
+#[test]
+fn a_sync_through_503s_resets_html_pages_and_cut_bodies_on_8_5_matches_the_clean_one() {
+    garbled_answers_on(SimVersion::V8_5);
+}
+
+#[test]
+fn a_sync_through_503s_resets_html_pages_and_cut_bodies_on_10_2_matches_the_clean_one() {
+    garbled_answers_on(SimVersion::V10_2);
+}
+
+#[test]
+fn a_garbled_answer_that_persists_fails_the_sync_naming_route_and_tenant() {
+    let dataset = Dataset::from_json_file(&crate::support::fixture("dataset-small.json"))
+        .expect("the small dataset loads");
+    let mut options = SimOptions::new(SimVersion::V10_2, dataset);
+    options.faults.hostile = Some(Hostile {
+        path_prefix: "/rest/api/group".into(),
+        answer: HostileAnswer::ProxyPage,
+    });
+    let sim = ConfluenceSim::start(options).expect("start a Confluence simulator");
+    let dir = TempDir::new("sync-garbled");
+    let config = write_config(dir.path(), &sim.base_url(), "retry_attempts = 3");
+    let run = run_sync_command(dir.path(), &config, "acme", ADMIN_PAT);
+    assert_failed_cleanly(
+        &run,
+        "acme",
+        "GET /rest/api/group answered 200 with an HTML page",
+    );
+    assert_eq!(
+        sim.request_counts().get("GET /rest/api/group"),
+        Some(&3),
+        "the read was asked once per attempt of its budget"
+    );
 }
 
 // ---------------------------------------------------------------- the `sync` command

@@ -109,22 +109,24 @@ impl ConfluenceClient {
     /// user with a user key. A bad token is answered as the anonymous user
     /// (HTTP 200), which is reported as bad credentials.
     pub async fn current_user(&self) -> Result<CurrentUser, ConfluenceError> {
-        let transport = self.transport();
-        let reply = transport
-            .send(&Request::get(Route::fixed(CURRENT_USER)))
+        let request = Request::get(Route::fixed(CURRENT_USER));
+        let wire: UserWire = self
+            .transport()
+            .fetch(&request, |transport, reply| {
+                if reply.status == 401 {
+                    let reason = match reply
+                        .headers
+                        .get(SERAPH_LOGIN_REASON)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        Some(login_reason) => format!("Confluence answered 401 ({login_reason})"),
+                        None => "Confluence answered 401".to_owned(),
+                    };
+                    return Err(transport.error(ErrorKind::BadCredentials { reason }));
+                }
+                decode::json(transport, reply)
+            })
             .await?;
-        if reply.status == 401 {
-            let reason = match reply
-                .headers
-                .get(SERAPH_LOGIN_REASON)
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(login_reason) => format!("Confluence answered 401 ({login_reason})"),
-                None => "Confluence answered 401".to_owned(),
-            };
-            return Err(self.error(ErrorKind::BadCredentials { reason }));
-        }
-        let wire: UserWire = decode::json(transport, reply)?;
         wire.into_current_user()
             .map_err(|reason| self.error(ErrorKind::BadCredentials { reason }))
     }
@@ -246,10 +248,22 @@ impl ConfluenceClient {
             let request = Request::get(Route::fixed("/rest/api/group/member"))
                 .query("name", group)
                 .query("limit", "1");
-            let answered = match self.transport().send(&request).await {
-                Ok(reply) => reply.status == 200 && is_page(&reply.body),
-                // 401/403 and the like: not something this endpoint offers.
-                Err(err) if err.status().is_some() => false,
+            let answered = self
+                .transport()
+                .fetch(&request, |transport, reply| {
+                    if reply.status != 200 {
+                        return Ok(false);
+                    }
+                    let value: serde_json::Value = decode::json(transport, reply)?;
+                    Ok(value
+                        .get("results")
+                        .is_some_and(serde_json::Value::is_array))
+                })
+                .await;
+            let answered = match answered {
+                Ok(answered) => answered,
+                // A body that is not JSON: not something this endpoint offers.
+                Err(err) if err.status().is_some() && !err.is_garbled() => false,
                 Err(err) => return Err(err),
             };
             tracing::debug!(tenant = %self.tenant(), answered, "probed /rest/api/group/member?name=");
@@ -384,13 +398,16 @@ impl ConfluenceClient {
         let request = Request::get(Route::fixed(USER))
             .query(by, value)
             .query("expand", "status");
-        let transport = self.transport();
-        let reply = transport.send(&request).await?;
-        if reply.status == 404 {
-            return Ok(None);
-        }
-        let wire: UserWire = decode::json(transport, reply)?;
-        Ok(wire.into_user())
+        let wire: Option<UserWire> = self
+            .transport()
+            .fetch(&request, |transport, reply| {
+                if reply.status == 404 {
+                    return Ok(None);
+                }
+                decode::json(transport, reply).map(Some)
+            })
+            .await?;
+        Ok(wire.and_then(UserWire::into_user))
     }
 
     /// The username of `user`, looked up by key when not given.
@@ -424,17 +441,6 @@ impl ConfluenceClient {
             message: format!(": Confluence knows no user {user}"),
         })
     }
-}
-
-/// A Confluence page of results (`{"results": [...], ...}`).
-fn is_page(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .is_some_and(|value| {
-            value
-                .get("results")
-                .is_some_and(serde_json::Value::is_array)
-        })
 }
 
 #[cfg(test)]

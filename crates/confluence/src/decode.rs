@@ -1,7 +1,9 @@
 //! Turning a final answer into data or a typed error. The body's kind is
 //! checked before any JSON decoding (Confluence, its proxies and its login
 //! filters answer with HTML, XML or nothing), and a body that does not decode
-//! is an error that says so, never a panic or a silently shorter result.
+//! is an error that says so, never a panic or a silently shorter result. A
+//! success whose body looks cut or replaced on the way (malformed JSON, an
+//! HTML page, nothing) is marked garbled, so the transport may ask again.
 
 use serde::de::DeserializeOwned;
 
@@ -59,6 +61,7 @@ pub(crate) fn json<T: DeserializeOwned>(
                 format!("malformed or truncated JSON ({err})"),
                 "a proxy or the Confluence node cut or garbled the response; retry, and check \
                  proxy buffering and timeouts",
+                true,
             )
         }),
         kind => Err(unexpected_body(transport, &reply, kind)),
@@ -100,7 +103,10 @@ pub(crate) fn unexpected_body(
             "check that base_url points at Confluence itself, not a proxy or another service",
         ),
     };
-    undecodable(transport, reply, what, advice)
+    // A proxy's error page or a cut connection; XML and other types are
+    // deliberate answers that would come back the same.
+    let garbled = reply.is_success() && matches!(kind, BodyKind::Html | BodyKind::Empty);
+    undecodable(transport, reply, what, advice, garbled)
 }
 
 fn undecodable(
@@ -108,6 +114,7 @@ fn undecodable(
     reply: &Reply,
     what: String,
     advice: &'static str,
+    garbled: bool,
 ) -> ConfluenceError {
     transport.error(ErrorKind::Undecodable {
         method: reply.method,
@@ -115,6 +122,7 @@ fn undecodable(
         status: reply.status,
         what,
         advice,
+        garbled,
     })
 }
 

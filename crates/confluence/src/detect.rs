@@ -46,17 +46,23 @@ impl fmt::Display for ServerVersion {
 }
 
 pub(crate) async fn detect(transport: &Transport) -> Result<ServerVersion, ConfluenceError> {
-    let reply = transport
-        .send(&Request::get(Route::fixed(SERVER_INFORMATION)))
+    let request = Request::get(Route::fixed(SERVER_INFORMATION));
+    let answer = transport
+        .fetch(&request, |transport, reply| {
+            if reply.status == 404 {
+                return Ok(None);
+            }
+            let status = reply.status;
+            let info: ServerInformation = decode::json(transport, reply)?;
+            Ok(Some((status, info)))
+        })
         .await?;
-    if reply.status == 404 {
+    let Some((status, info)) = answer else {
         return Ok(ServerVersion {
             version: BEFORE_9_BASELINE,
             source: VersionSource::Probed,
         });
-    }
-    let status = reply.status;
-    let info: ServerInformation = decode::json(transport, reply)?;
+    };
     let text = info.version.unwrap_or_default();
     let version = text.parse::<ConfluenceVersion>().map_err(|err| {
         transport.error(ErrorKind::Undecodable {
@@ -65,6 +71,7 @@ pub(crate) async fn detect(transport: &Transport) -> Result<ServerVersion, Confl
             status,
             what: format!("no usable version ({err})"),
             advice: "set `version` for this tenant in the config to skip detection",
+            garbled: false,
         })
     })?;
     Ok(ServerVersion {

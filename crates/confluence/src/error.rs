@@ -35,6 +35,12 @@ impl ConfluenceError {
         self.kind.label()
     }
 
+    /// Whether the answer was a success whose body came back cut or replaced
+    /// on the way: a read that got one is worth asking again.
+    pub fn is_garbled(&self) -> bool {
+        matches!(*self.kind, ErrorKind::Undecodable { garbled: true, .. })
+    }
+
     /// The HTTP status Confluence answered, when the failure was an answer.
     pub fn status(&self) -> Option<u16> {
         match &*self.kind {
@@ -164,6 +170,9 @@ pub enum ErrorKind {
         status: u16,
         what: String,
         advice: &'static str,
+        /// The body looks cut or replaced on the way (truncated JSON, an
+        /// HTML page, nothing at all), so asking again may answer properly.
+        garbled: bool,
     },
 
     #[error(

@@ -19,6 +19,8 @@ mod route;
 mod rpc;
 pub mod settings;
 mod stats;
+#[cfg(test)]
+mod tests;
 mod transport;
 pub mod version;
 mod wire;

@@ -207,9 +207,20 @@ impl<T> Pager<T> {
             let request = request
                 .query("start", start.to_string())
                 .query("limit", self.limit.to_string());
-            let transport = self.client.transport();
-            let reply = transport.send(&request).await?;
-            if reply.status == 404 && start == 0 && walk.on_missing == OnMissing::ListGroupMembers {
+            let kind = walk.kind;
+            let falls_back = start == 0 && walk.on_missing == OnMissing::ListGroupMembers;
+            let decode = self.codec.decode;
+            let page = self
+                .client
+                .transport()
+                .fetch(&request, |transport, reply| {
+                    if reply.status == 404 && falls_back {
+                        return Ok(None);
+                    }
+                    decode(transport, reply, kind).map(Some)
+                })
+                .await?;
+            let Some(page) = page else {
                 self.walks.pop_front();
                 for member_walk in self
                     .client
@@ -221,8 +232,7 @@ impl<T> Pager<T> {
                     self.walks.push_front(member_walk);
                 }
                 continue;
-            }
-            let page = (self.codec.decode)(transport, reply, walk.kind)?;
+            };
             self.pages += 1;
             self.pages_in_walk += 1;
 

@@ -102,9 +102,10 @@ impl ConfluenceClient {
         route: Route,
         space_key: &str,
     ) -> Result<Vec<SpacePermissionRow>, ConfluenceError> {
-        let transport = self.transport();
-        let entries: Vec<RestPermission> =
-            decode::json(transport, transport.send(&Request::get(route)).await?)?;
+        let entries: Vec<RestPermission> = self
+            .transport()
+            .fetch(&Request::get(route), decode::json)
+            .await?;
         Ok(unique(
             entries
                 .into_iter()

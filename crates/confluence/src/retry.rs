@@ -1,7 +1,8 @@
 //! When to retry a Confluence request and how long to wait first: exponential
 //! backoff with jitter, bounded in attempts and in total time. Only transient
-//! failures are retried (429/502/503/504, connection errors, timeouts), never
-//! an answer that would come back the same (400/401/403/404/409).
+//! failures are retried (429/502/503/504, connection errors, timeouts, a read
+//! whose body came back garbled), never an answer that would come back the
+//! same (400/401/403/404/409).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,9 @@ pub(crate) enum RetryReason {
     ServerBusy,
     Connection,
     Timeout,
+    /// A read answered 2xx with a cut or replaced body (truncated JSON, a
+    /// proxy's HTML page, nothing).
+    Garbled,
 }
 
 impl RetryReason {
@@ -25,6 +29,7 @@ impl RetryReason {
             Self::ServerBusy => "server_unavailable",
             Self::Connection => "connection",
             Self::Timeout => "timeout",
+            Self::Garbled => "garbled",
         }
     }
 

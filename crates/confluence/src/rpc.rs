@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::decode::{self, BodyKind};
 use super::error::{ConfluenceError, ErrorKind};
 use super::route::Route;
-use super::transport::{Request, Transport};
+use super::transport::{Reply, Request, Transport};
 
 /// The remote-API methods this client calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +30,23 @@ pub(crate) enum RpcMethod {
 impl RpcMethod {
     pub fn name(self) -> &'static str {
         self.route().rsplit('/').next().unwrap_or_default()
+    }
+
+    /// Methods that only read: the allow-list of calls whose garbled answer
+    /// is asked again. A write is never repeated blindly (provisioning reads
+    /// the state again before it writes).
+    pub fn is_read(self) -> bool {
+        match self {
+            Self::GetSpacePermissionSets | Self::GetSpaceLevelPermissions => true,
+            Self::AddPermissionsToSpace
+            | Self::RemovePermissionFromSpace
+            | Self::AddAnonymousPermissionsToSpace
+            | Self::RemoveAnonymousPermissionFromSpace
+            | Self::AddUserToGroup
+            | Self::RemoveUserFromGroup
+            | Self::DeactivateUser
+            | Self::ReactivateUser => false,
+        }
     }
 
     /// The path, also used as the route template: it names no data.
@@ -69,8 +86,24 @@ pub(crate) async fn call<T: DeserializeOwned>(
     params: Value,
     needed_for: &'static str,
 ) -> Result<T, ConfluenceError> {
-    let request = Request::post(Route::fixed(method.route())).json(&params);
-    let reply = transport.send(&request).await?;
+    let mut request = Request::post(Route::fixed(method.route())).json(&params);
+    if method.is_read() {
+        request = request.read_only();
+    }
+    transport
+        .fetch(&request, |transport, reply| {
+            decode_answer(transport, method, needed_for, reply)
+        })
+        .await
+}
+
+/// One JSON-RPC answer: its result, or the error it carries or stands for.
+fn decode_answer<T: DeserializeOwned>(
+    transport: &Transport,
+    method: RpcMethod,
+    needed_for: &'static str,
+    reply: Reply,
+) -> Result<T, ConfluenceError> {
     if matches!(reply.status, 401 | 404 | 405) {
         return Err(transport.error(ErrorKind::RemoteApiDisabled {
             status: reply.status,
@@ -116,6 +149,7 @@ pub(crate) async fn call<T: DeserializeOwned>(
             status: reply.status,
             what: format!("a JSON-RPC result of an unexpected shape ({err})"),
             advice: "check the Confluence version detected for this tenant",
+            garbled: false,
         })
     })
 }

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::retry::RetryReason;
+
 /// A point-in-time copy of a client's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
@@ -13,6 +15,9 @@ pub struct ClientStats {
     pub rate_limited: u64,
     /// Attempts that were retried after a transient failure.
     pub retries: u64,
+    /// Of those, reads retried because their body came back garbled
+    /// (truncated or malformed JSON, an HTML page, nothing).
+    pub garbled_retries: u64,
     /// Time requests spent waiting on the local limiter and server pauses.
     pub rate_limit_wait: Duration,
 }
@@ -24,6 +29,7 @@ impl ClientStats {
             requests: self.requests.saturating_sub(earlier.requests),
             rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
             retries: self.retries.saturating_sub(earlier.retries),
+            garbled_retries: self.garbled_retries.saturating_sub(earlier.garbled_retries),
             rate_limit_wait: self.rate_limit_wait.saturating_sub(earlier.rate_limit_wait),
         }
     }
@@ -34,6 +40,7 @@ pub(crate) struct Counters {
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
+    garbled_retries: AtomicU64,
     rate_limit_wait_micros: AtomicU64,
 }
 
@@ -46,8 +53,11 @@ impl Counters {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn retried(&self) {
+    pub fn retried(&self, reason: RetryReason) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        if reason == RetryReason::Garbled {
+            self.garbled_retries.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn waited(&self, wait: Duration) {
@@ -61,6 +71,7 @@ impl Counters {
             requests: self.requests.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            garbled_retries: self.garbled_retries.load(Ordering::Relaxed),
             rate_limit_wait: Duration::from_micros(
                 self.rate_limit_wait_micros.load(Ordering::Relaxed),
             ),
@@ -78,7 +89,8 @@ mod tests {
         counters.request_sent();
         counters.request_sent();
         counters.rate_limited();
-        counters.retried();
+        counters.retried(RetryReason::Timeout);
+        counters.retried(RetryReason::Garbled);
         counters.waited(Duration::from_millis(250));
         counters.waited(Duration::from_millis(250));
         assert_eq!(
@@ -86,7 +98,8 @@ mod tests {
             ClientStats {
                 requests: 2,
                 rate_limited: 1,
-                retries: 1,
+                retries: 2,
+                garbled_retries: 1,
                 rate_limit_wait: Duration::from_millis(500)
             }
         );

@@ -1,7 +1,8 @@
 //! One logical Confluence request: paced by the tenant's limiter, retried on
 //! transient failures, traced (a span with method, route template, status and
-//! retry count) and counted. Answers that are not transient come back as a
-//! [`Reply`] for `decode` to interpret.
+//! retry count) and counted. Answers that are not transient go to the caller's
+//! decoder; a read whose body the decoder finds garbled (cut, or replaced by a
+//! proxy's page) is sent again under the same retry budget.
 
 use std::error::Error as _;
 use std::fmt;
@@ -33,11 +34,14 @@ pub(crate) struct Request {
     query: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
     idempotent: bool,
+    /// Changes nothing on the server, so a garbled answer may be asked again.
+    read: bool,
 }
 
 impl Request {
     fn new(method: Method, route: Route) -> Self {
         Self {
+            read: method == Method::GET,
             method,
             route,
             query: Vec::new(),
@@ -61,6 +65,13 @@ impl Request {
     /// A POST that may safely be repeated (JSON-RPC reads and idempotent writes).
     pub fn post(route: Route) -> Self {
         Self::new(Method::POST, route)
+    }
+
+    /// Marks a POST that only reads (a JSON-RPC read method): a garbled
+    /// answer to it is asked again, as for a GET.
+    pub fn read_only(mut self) -> Self {
+        self.read = true;
+        self
     }
 
     pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -97,6 +108,7 @@ impl fmt::Debug for Request {
             .field("route", &self.route.template)
             .field("body_bytes", &self.body.as_ref().map_or(0, Vec::len))
             .field("idempotent", &self.idempotent)
+            .field("read", &self.read)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +158,8 @@ enum Failure {
         detail: String,
         before_sending: bool,
     },
+    /// A read answered, but its decoder found the body cut or replaced.
+    Garbled(ConfluenceError),
 }
 
 #[derive(Debug)]
@@ -205,6 +219,18 @@ impl Transport {
 
     /// Sends `request`, retrying transient failures within the retry policy.
     pub async fn send(&self, request: &Request) -> Result<Reply, ConfluenceError> {
+        self.fetch(request, |_, reply| Ok(reply)).await
+    }
+
+    /// Sends `request` and hands its final answer to `decode`. When the
+    /// request is a read and `decode` finds the body garbled, the request is
+    /// sent again within the same retry budget; once the budget is spent, the
+    /// decoder's error is returned.
+    pub async fn fetch<T>(
+        &self,
+        request: &Request,
+        decode: impl Fn(&Transport, Reply) -> Result<T, ConfluenceError>,
+    ) -> Result<T, ConfluenceError> {
         let span = tracing::info_span!(
             "confluence.request",
             tenant = %self.tenant,
@@ -213,10 +239,16 @@ impl Transport {
             http.response.status_code = tracing::field::Empty,
             retries = tracing::field::Empty,
         );
-        self.send_with_retries(request).instrument(span).await
+        self.send_with_retries(request, decode)
+            .instrument(span)
+            .await
     }
 
-    async fn send_with_retries(&self, request: &Request) -> Result<Reply, ConfluenceError> {
+    async fn send_with_retries<T>(
+        &self,
+        request: &Request,
+        decode: impl Fn(&Transport, Reply) -> Result<T, ConfluenceError>,
+    ) -> Result<T, ConfluenceError> {
         let method = request.method_name();
         let route = request.route.template;
         let url = Url::parse(&format!("{}{}", self.base, request.route.path)).map_err(|err| {
@@ -250,19 +282,24 @@ impl Transport {
                     }
                     let retryable = RetryReason::for_status(status).is_some()
                         && (request.idempotent || status == 429);
-                    if !retryable {
-                        return Ok(Reply {
+                    if retryable {
+                        Failure::Status {
+                            status,
+                            server_wait,
+                        }
+                    } else {
+                        let reply = Reply {
                             method,
                             route,
                             status,
                             headers,
                             body,
                             attempts: attempt,
-                        });
-                    }
-                    Failure::Status {
-                        status,
-                        server_wait,
+                        };
+                        match decode(self, reply) {
+                            Err(err) if request.read && err.is_garbled() => Failure::Garbled(err),
+                            decoded => return decoded,
+                        }
                     }
                 }
                 Err(AttemptError::TooLarge) => {
@@ -306,11 +343,12 @@ impl Transport {
                 ),
                 Failure::Timeout => (RetryReason::Timeout, None),
                 Failure::Connection { .. } => (RetryReason::Connection, None),
+                Failure::Garbled(_) => (RetryReason::Garbled, None),
             };
             let Some(delay) = budget.next_delay(server_wait, &mut rand::rng()) else {
                 return Err(self.exhausted(method, route, budget.attempts(), failure));
             };
-            self.counters.retried();
+            self.counters.retried(reason);
             metrics::confluence_retry(&self.tenant, reason.label());
             tracing::debug!(
                 attempt,
@@ -388,6 +426,8 @@ impl Transport {
                 attempts,
                 detail,
             },
+            // The decoder's own error says what the body was and what to do.
+            Failure::Garbled(err) => return err,
         };
         self.error(kind)
     }

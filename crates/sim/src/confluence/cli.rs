@@ -112,9 +112,12 @@ pub struct FaultArgs {
     /// Share of requests whose connection is reset without a response.
     #[arg(long, default_value_t = 0.0)]
     pub fault_reset_rate: f64,
-    /// Share of responses whose body is cut in half.
+    /// Share of responses whose body is cut at a random point (status 200 kept).
+    #[arg(long, visible_alias = "fault-truncate-rate", default_value_t = 0.0)]
+    pub truncated_rate: f64,
+    /// Share of requests answered `200` with a proxy's HTML error page.
     #[arg(long, default_value_t = 0.0)]
-    pub fault_truncate_rate: f64,
+    pub html_rate: f64,
     /// Share of JSON-RPC calls answered with a `200` HTML websudo page.
     #[arg(long, default_value_t = 0.0)]
     pub fault_html_rpc_rate: f64,
@@ -296,7 +299,8 @@ impl FaultArgs {
         for (name, rate) in [
             ("fault-503-rate", self.fault_503_rate),
             ("fault-reset-rate", self.fault_reset_rate),
-            ("fault-truncate-rate", self.fault_truncate_rate),
+            ("truncated-rate", self.truncated_rate),
+            ("html-rate", self.html_rate),
             ("fault-html-rpc-rate", self.fault_html_rpc_rate),
         ] {
             anyhow::ensure!(
@@ -309,7 +313,8 @@ impl FaultArgs {
             latency: Duration::from_millis(self.latency_ms),
             status_503_rate: self.fault_503_rate,
             reset_rate: self.fault_reset_rate,
-            truncate_rate: self.fault_truncate_rate,
+            truncated_rate: self.truncated_rate,
+            html_rate: self.html_rate,
             html_rpc_rate: self.fault_html_rpc_rate,
             retry_after_secs: self.fault_retry_after,
             knee: self.knee,

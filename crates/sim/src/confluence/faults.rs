@@ -1,5 +1,6 @@
 //! Seeded, reproducible fault injection: latency, 503s with `Retry-After`,
-//! connection resets, truncated JSON and websudo HTML pages on JSON-RPC.
+//! connection resets, bodies cut at a random point, a proxy's HTML error page
+//! with status 200 on any route, and websudo HTML pages on JSON-RPC.
 //! Request number n since the faults were set always gets the same fault for
 //! the same seed, so a failing test replays exactly.
 
@@ -28,8 +29,14 @@ pub struct Faults {
     pub status_503_rate: f64,
     /// The connection is reset (TCP RST) without a response.
     pub reset_rate: f64,
-    /// A response body is cut in half (still `200`, still `application/json`).
-    pub truncate_rate: f64,
+    /// A response body is cut at a random point (status and headers kept:
+    /// still `200`, still `application/json`), as a proxy that drops the
+    /// upstream connection mid-body delivers it.
+    #[serde(alias = "truncateRate")]
+    pub truncated_rate: f64,
+    /// Any request answers `200` with a proxy's `text/html` error page
+    /// instead of reaching Confluence.
+    pub html_rate: f64,
     /// A JSON-RPC call answers `200` with a `text/html` websudo page.
     pub html_rpc_rate: f64,
     /// `Retry-After` of injected 503s, in seconds.
@@ -48,7 +55,8 @@ impl Default for Faults {
             latency: Duration::ZERO,
             status_503_rate: 0.0,
             reset_rate: 0.0,
-            truncate_rate: 0.0,
+            truncated_rate: 0.0,
+            html_rate: 0.0,
             html_rpc_rate: 0.0,
             retry_after_secs: 1,
             hostile: None,
@@ -62,18 +70,25 @@ impl Faults {
         !self.latency.is_zero()
             || self.status_503_rate > 0.0
             || self.reset_rate > 0.0
-            || self.truncate_rate > 0.0
+            || self.truncated_rate > 0.0
+            || self.html_rate > 0.0
             || self.html_rpc_rate > 0.0
     }
 }
 
 /// The fault chosen for one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Fault {
-    Unavailable { retry_after_secs: u64 },
+    Unavailable {
+        retry_after_secs: u64,
+    },
     Reset,
     HtmlRpcPage,
-    Truncate,
+    HtmlErrorPage,
+    /// Keep this share (`0.0..1.0`) of the body.
+    Truncate {
+        keep: f64,
+    },
 }
 
 struct FaultPlan {
@@ -152,8 +167,12 @@ impl FaultInjector {
             })
         } else if is_rpc && hits(3, faults.html_rpc_rate) {
             Some(Fault::HtmlRpcPage)
-        } else if hits(4, faults.truncate_rate) {
-            Some(Fault::Truncate)
+        } else if hits(5, faults.html_rate) {
+            Some(Fault::HtmlErrorPage)
+        } else if hits(4, faults.truncated_rate) {
+            Some(Fault::Truncate {
+                keep: roll(faults.seed, sequence, 6),
+            })
         } else {
             None
         };
@@ -221,13 +240,28 @@ pub(crate) fn websudo_page() -> Response {
         .into_response()
 }
 
-/// Cuts the body in half, keeping status and headers (Content-Length fixed up).
-pub(crate) async fn truncate(response: Response) -> Response {
+/// What a reverse proxy serves, with status 200, when its upstream failed
+/// in a way it does not map to a 5xx.
+pub(crate) fn proxy_error_page() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        "<!DOCTYPE html><html><head><title>Error</title></head><body><h1>An error occurred.\
+         </h1><p>Sorry, the page you are looking for is currently unavailable. Please try again \
+         later.</p></body></html>",
+    )
+        .into_response()
+}
+
+/// Keeps the first `keep` share of the body (always less than all of it),
+/// with status and headers (Content-Length fixed up).
+pub(crate) async fn truncate(response: Response, keep: f64) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
         return Response::from_parts(parts, Body::empty());
     };
-    let cut = bytes.slice(..bytes.len() / 2);
+    let length = ((bytes.len() as f64 * keep) as usize).min(bytes.len().saturating_sub(1));
+    let cut = bytes.slice(..length);
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(cut.len()));
@@ -243,7 +277,8 @@ mod tests {
             seed,
             status_503_rate: 0.2,
             reset_rate: 0.1,
-            truncate_rate: 0.1,
+            truncated_rate: 0.1,
+            html_rate: 0.05,
             html_rpc_rate: 0.3,
             ..Faults::default()
         }
@@ -287,6 +322,45 @@ mod tests {
         });
         assert_eq!(injector.next(false, 1).1, None);
         assert_eq!(injector.next(true, 1).1, Some(Fault::HtmlRpcPage));
+    }
+
+    #[test]
+    fn proxy_pages_hit_every_route() {
+        let injector = FaultInjector::new(Faults {
+            seed: 1,
+            html_rate: 1.0,
+            ..Faults::default()
+        });
+        assert_eq!(injector.next(false, 1).1, Some(Fault::HtmlErrorPage));
+        assert_eq!(injector.next(true, 1).1, Some(Fault::HtmlErrorPage));
+    }
+
+    #[test]
+    fn bodies_are_cut_at_spread_out_points() {
+        let injector = FaultInjector::new(Faults {
+            seed: 4,
+            truncated_rate: 1.0,
+            ..Faults::default()
+        });
+        let kept: Vec<f64> = (0..200)
+            .map(|_| match injector.next(false, 1).1 {
+                Some(Fault::Truncate { keep }) => keep,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(kept.iter().all(|keep| (0.0..1.0).contains(keep)));
+        assert!(kept.iter().any(|keep| *keep < 0.2) && kept.iter().any(|keep| *keep > 0.8));
+    }
+
+    #[tokio::test]
+    async fn a_truncated_body_is_always_shorter_and_says_so() {
+        for keep in [0.0, 0.37, 0.999_999] {
+            let response = truncate("[1,2,3,4,5]".into_response(), keep).await;
+            let length = response.headers()[header::CONTENT_LENGTH].clone();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert!(body.len() < 11, "{keep}: {body:?}");
+            assert_eq!(length, HeaderValue::from(body.len()));
+        }
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub(crate) async fn gateway(
             return faults::unavailable(retry_after_secs, app.quirks.retry_after_http_date);
         }
         Some(Fault::HtmlRpcPage) => return faults::websudo_page(),
-        Some(Fault::Truncate) | None => {}
+        Some(Fault::HtmlErrorPage) => return faults::proxy_error_page(),
+        Some(Fault::Truncate { .. }) | None => {}
     }
 
     // Tomcat rejects an encoded slash in the path before Confluence sees it,
@@ -89,8 +90,8 @@ pub(crate) async fn gateway(
     if let Some(decision) = &rate {
         app.limiter.apply_headers(decision, headers);
     }
-    if fault == Some(Fault::Truncate) {
-        response = faults::truncate(response).await;
+    if let Some(Fault::Truncate { keep }) = fault {
+        response = faults::truncate(response, keep).await;
     }
     response
 }

@@ -1,6 +1,7 @@
 //! Answers of a hostile or broken Confluence, for testing that a client's
 //! memory stays bounded: a listing that never ends, a body far larger than
-//! any real page, a body that never ends. Each applies to the requests whose
+//! any real page, a body that never ends; and a proxy's HTML error page that
+//! keeps coming, for testing that a client gives up. Each applies to the requests whose
 //! path starts with a given prefix, after authentication, so a client gets
 //! as far as the listing before it meets one.
 
@@ -10,6 +11,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+
+use super::faults::proxy_error_page;
 
 /// Streamed bodies go out in chunks of this size.
 const CHUNK: usize = 64 * 1024;
@@ -32,6 +35,8 @@ pub enum HostileAnswer {
     HugeBody { bytes: u64 },
     /// A `200` JSON body that streams until the client hangs up.
     EndlessBody,
+    /// A `200` HTML error page from a proxy, every time.
+    ProxyPage,
 }
 
 impl Hostile {
@@ -44,6 +49,7 @@ impl Hostile {
             HostileAnswer::EndlessPages => endless_page(uri),
             HostileAnswer::HugeBody { bytes } => streamed_json(Some(bytes)),
             HostileAnswer::EndlessBody => streamed_json(None),
+            HostileAnswer::ProxyPage => proxy_error_page(),
         }
     }
 }

@@ -320,6 +320,19 @@ impl Transport {
                 Failure::Timeout => (RetryReason::Timeout, None),
                 Failure::Connection { .. } => (RetryReason::Connection, None),
             };
+            // A 429 asking for more than the whole budget: say so, rather
+            // than blame a client sharing the account's limit.
+            if let Failure::Status { status: 429, .. } = failure
+                && let Some(wait) = server_wait.filter(|wait| *wait > self.retry.max_elapsed)
+            {
+                let budget = self.retry.max_elapsed;
+                return Err(self.error(ErrorKind::WaitBeyondBudget {
+                    method,
+                    route,
+                    wait,
+                    budget,
+                }));
+            }
             let Some(delay) = budget.next_delay(server_wait, &mut rand::rng()) else {
                 return Err(self.exhausted(method, route, budget.attempts(), failure));
             };

@@ -70,8 +70,12 @@ pub(crate) async fn gateway(
         return app.limiter.rejection(decision);
     }
 
-    if let Some(hostile) = app.faults.hostile_for(request.uri().path()) {
-        return hostile.answer(request.uri());
+    let hostile = app.faults.hostile_for(request.uri().path());
+    if let Some(answer) = hostile
+        .as_ref()
+        .and_then(|hostile| hostile.answer(request.uri()))
+    {
+        return answer;
     }
 
     let username = caller.username().unwrap_or("anonymous").to_owned();
@@ -88,6 +92,9 @@ pub(crate) async fn gateway(
     }
     if let Some(decision) = &rate {
         app.limiter.apply_headers(decision, headers);
+    }
+    if let Some(hostile) = &hostile {
+        hostile.decorate(headers);
     }
     if fault == Some(Fault::Truncate) {
         response = faults::truncate(response).await;

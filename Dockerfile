@@ -11,7 +11,12 @@
 
 # Bookworm on both sides: the binary links against the build image's glibc, which must
 # not be newer than the runtime's (distroless cc-debian12 is bookworm).
-FROM rust:1.95-slim-bookworm AS build
+#
+# Both base images are pinned by digest, so a rebuild uses exactly the images it was
+# reviewed with, whatever the tags point to later. To update one, read its tag's current
+# digest with `docker buildx imagetools inspect IMAGE:TAG` (the "Digest:" line) or
+# `crane digest IMAGE:TAG`, and change tag and digest together.
+FROM rust:1.95-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS build
 WORKDIR /src
 
 # The workspace: the binary at the top, its crates under crates/. The simulators and the
@@ -29,7 +34,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && mkdir -p /out/var/lib/confluence-hub \
     && cp target/release/confluence-hub /out/confluence-hub
 
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 
 LABEL org.opencontainers.image.title="confluence-hub" \
       org.opencontainers.image.description="One process that syncs many Confluence Data Center instances into ConductorOne" \

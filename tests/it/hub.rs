@@ -585,36 +585,129 @@ async fn a_hostile_confluence_hits_a_cap_while_another_tenant_syncs_normally() {
         ),
     ];
     for (id, route, cap, key) in expectations {
-        let status = hub
-            .wait_for(
-                Duration::from_secs(60),
-                &format!("{id} to fail"),
-                |status| tenant(status, id).is_some_and(|t| t["state"] == "failing"),
-            )
-            .await;
-        let error = tenant(&status, id).unwrap()["last_error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let error = wait_for_failure(&mut hub, id).await;
         for part in [id, route, cap, key] {
             assert!(error.contains(part), "{id}: `{part}` missing from: {error}");
         }
     }
-    let status = hub
-        .wait_for(Duration::from_secs(60), "healthy to sync", |status| {
-            tenant(status, "healthy").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
-        })
-        .await;
-    assert_eq!(
-        tenant(&status, "healthy").unwrap()["consecutive_failures"],
-        0
-    );
+    let healthy = wait_for_sync(&mut hub, "healthy").await;
+    assert_eq!(healthy["consecutive_failures"], 0, "{healthy:#}");
     assert!(dir.path().join("data/healthy/latest.c1z").exists());
     let peak = peak_memory_kib(hub.pid());
     assert!(
         peak < 150 * 1024,
         "the hub peaked at {peak} KiB while refusing a 200 MiB body"
     );
+}
+
+/// The error `/status` shows for tenant `id` once it is failing.
+async fn wait_for_failure(hub: &mut HubProcess, id: &str) -> String {
+    let status = hub
+        .wait_for(
+            Duration::from_secs(60),
+            &format!("{id} to fail"),
+            |status| tenant(status, id).is_some_and(|t| t["state"] == "failing"),
+        )
+        .await;
+    tenant(&status, id).unwrap()["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits for tenant `id`'s first successful sync and returns its status entry.
+async fn wait_for_sync(hub: &mut HubProcess, id: &str) -> serde_json::Value {
+    let status = hub
+        .wait_for(
+            Duration::from_secs(60),
+            &format!("{id} to sync"),
+            |status| tenant(status, id).is_some_and(|t| t["last_sync"]["outcome"] == "ok"),
+        )
+        .await;
+    tenant(&status, id).unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_retry_after_or_deep_json_fails_only_its_tenant_with_a_clear_error() {
+    let healthy = sim(SimVersion::V9_2, dataset(52, 40, 6, 4));
+    let retry_after = hostile_sim(
+        53,
+        "/rest/api/group",
+        HostileAnswer::RetryAfter {
+            value: "99999999".into(),
+        },
+    );
+    let nested = hostile_sim(
+        54,
+        "/rest/api/user/list",
+        HostileAnswer::NestedArrays { depth: 100_000 },
+    );
+    let once = "sync_interval = \"1h\"";
+    let config = format!(
+        "{HUB}{}{}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", once),
+        instance("retry-after", &retry_after, "HUB_IT_TOKEN", once),
+        instance("nested", &nested, "HUB_IT_TOKEN", once),
+    );
+    let dir = TempDir::new("hostile-answers");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+
+    let error = wait_for_failure(&mut hub, "retry-after").await;
+    for part in [
+        "retry-after",
+        "/rest/api/group",
+        "Retry-After",
+        "retry_max_elapsed",
+    ] {
+        assert!(error.contains(part), "`{part}` missing from: {error}");
+    }
+    let error = wait_for_failure(&mut hub, "nested").await;
+    for part in ["nested", "/rest/api/user/list", "nested deeper than", "128"] {
+        assert!(error.contains(part), "`{part}` missing from: {error}");
+    }
+    let healthy = wait_for_sync(&mut hub, "healthy").await;
+    assert_eq!(healthy["consecutive_failures"], 0, "{healthy:#}");
+    assert!(dir.path().join("data/healthy/latest.c1z").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonsense_rate_limit_headers_are_ignored_and_every_sync_completes() {
+    let healthy = sim(SimVersion::V9_2, dataset(55, 40, 6, 4));
+    let once = "sync_interval = \"1h\"";
+    let mut config = format!(
+        "{HUB}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", once)
+    );
+    let spoiled: Vec<_> = [
+        ("negative", "-5"),
+        ("infinite", "1e400"),
+        ("not-a-number", "lots"),
+        ("nan", "NaN"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(index, (id, value))| {
+        let sim = hostile_sim(
+            56 + index as u64,
+            "/rest/api",
+            HostileAnswer::RateLimitHeaders {
+                value: value.into(),
+            },
+        );
+        config.push_str(&instance(id, &sim, "HUB_IT_TOKEN", once));
+        (id, sim)
+    })
+    .collect();
+    let dir = TempDir::new("hostile-headers");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+
+    for (id, _) in &spoiled {
+        let tenant = wait_for_sync(&mut hub, id).await;
+        assert_eq!(tenant["pacing"]["mode"], "adaptive", "{id}: {tenant:#}");
+        assert!(dir.path().join(format!("data/{id}/latest.c1z")).exists());
+    }
+    let healthy = wait_for_sync(&mut hub, "healthy").await;
+    assert_eq!(healthy["consecutive_failures"], 0, "{healthy:#}");
 }
 
 /// The status code and body of `method path` with an optional bearer token.

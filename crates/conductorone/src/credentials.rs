@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
 
 use platform::secret::Secret;
 
@@ -92,6 +93,13 @@ struct Jwk {
     kid: Option<String>,
 }
 
+/// The private key's text (`d`) is wiped with the rest of the parsed secret.
+impl Drop for Jwk {
+    fn drop(&mut self) {
+        self.d.zeroize();
+    }
+}
+
 /// A validated client id and the Ed25519 key of its secret. `Debug` shows the
 /// client id and the key's thumbprint, never the key. Equal when both the id
 /// and the key are (the key compares in constant time).
@@ -169,14 +177,20 @@ fn parse_secret(
     if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
         return Err(CredentialError::KeyType);
     }
-    let (Some(x), Some(d)) = (jwk.x, jwk.d) else {
+    let (Some(x), Some(d)) = (&jwk.x, &jwk.d) else {
         return Err(CredentialError::KeyType);
     };
-    let private: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(d.as_bytes())
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or(CredentialError::KeyType)?;
+    let decoded = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(d.as_bytes())
+            .map_err(|_| CredentialError::KeyType)?,
+    );
+    let private: Zeroizing<[u8; 32]> = Zeroizing::new(
+        decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| CredentialError::KeyType)?,
+    );
     let public: [u8; 32] = URL_SAFE_NO_PAD
         .decode(x.as_bytes())
         .ok()
@@ -186,7 +200,7 @@ fn parse_secret(
     if signing_key.verifying_key().to_bytes() != public {
         return Err(CredentialError::KeyMismatch);
     }
-    Ok((signing_key, x, jwk.kid))
+    Ok((signing_key, x.clone(), jwk.kid.clone()))
 }
 
 fn decode_secret(secret: &str) -> Result<Jwk, CredentialError> {
@@ -201,9 +215,11 @@ fn decode_secret(secret: &str) -> Result<Jwk, CredentialError> {
     if encoded.contains(':') {
         return Err(CredentialError::SecretFormat);
     }
-    let json = URL_SAFE_NO_PAD
-        .decode(encoded.as_bytes())
-        .map_err(|_| CredentialError::SecretEncoding)?;
+    let json = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(encoded.as_bytes())
+            .map_err(|_| CredentialError::SecretEncoding)?,
+    );
     serde_json::from_slice(&json).map_err(|_| CredentialError::SecretJwk)
 }
 

@@ -54,15 +54,29 @@ pub(crate) fn json<T: DeserializeOwned>(
         return Err(status_error(transport, &reply));
     }
     match body_kind(&reply) {
+        // serde_json's default depth limit (128) stays on: a body nested
+        // deeper fails here instead of recursing off the end of the stack.
         BodyKind::Json => serde_json::from_slice(&reply.body).map_err(|err| {
-            undecodable(
-                transport,
-                &reply,
-                format!("malformed or truncated JSON ({err})"),
-                "a proxy or the Confluence node cut or garbled the response; retry, and check \
-                 proxy buffering and timeouts",
-                true,
-            )
+            if err.to_string().starts_with("recursion limit exceeded") {
+                // The same answer comes back however often it is asked for.
+                undecodable(
+                    transport,
+                    &reply,
+                    format!("JSON nested deeper than the decoder's limit of 128 levels ({err})"),
+                    "no Confluence answer nests that deep, so the node or something in front of \
+                     it is broken or hostile; check what answers at this tenant's base_url",
+                    false,
+                )
+            } else {
+                undecodable(
+                    transport,
+                    &reply,
+                    format!("malformed or truncated JSON ({err})"),
+                    "a proxy or the Confluence node cut or garbled the response; retry, and \
+                     check proxy buffering and timeouts",
+                    true,
+                )
+            }
         }),
         kind => Err(unexpected_body(transport, &reply, kind)),
     }

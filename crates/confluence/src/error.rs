@@ -51,7 +51,7 @@ impl ConfluenceError {
             | ErrorKind::Undecodable { status, .. } => Some(*status),
             ErrorKind::NotFound { .. } => Some(404),
             ErrorKind::Conflict { .. } => Some(409),
-            ErrorKind::RateLimited { .. } => Some(429),
+            ErrorKind::RateLimited { .. } | ErrorKind::WaitBeyondBudget { .. } => Some(429),
             _ => None,
         }
     }
@@ -245,6 +245,19 @@ pub enum ErrorKind {
          for this tenant if the instance really is that large"
     )]
     TooManyPages { route: &'static str, cap: u64 },
+
+    #[error(
+        "{method} {route} was refused with 429 and a Retry-After of {wait:?} (longer waits are \
+         read as an hour), more than the whole retry budget ({budget:?}), so it was not retried. \
+         No sane limiter asks for that: check the Confluence node's rate-limit settings and any \
+         proxy in front of it; raise retry_max_elapsed only if the wait is meant"
+    )]
+    WaitBeyondBudget {
+        method: &'static str,
+        route: &'static str,
+        wait: Duration,
+        budget: Duration,
+    },
 }
 
 impl ErrorKind {
@@ -256,7 +269,7 @@ impl ErrorKind {
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::Rejected { .. } => "rejected",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::WaitBeyondBudget { .. } => "rate_limited",
             Self::Server { .. } => "server_error",
             Self::Transport { .. } => "transport",
             Self::Timeout { .. } => "timeout",

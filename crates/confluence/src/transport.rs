@@ -6,11 +6,14 @@
 
 use std::error::Error as _;
 use std::fmt;
+use std::io;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use tracing::Instrument as _;
+use zeroize::Zeroizing;
 
 use super::concurrency::Outcome;
 use super::error::{ConfluenceError, ErrorKind};
@@ -27,12 +30,13 @@ const ATLASSIAN_TOKEN: HeaderName = HeaderName::from_static("x-atlassian-token")
 
 /// A request to send: method, route, query, optional JSON body. Its
 /// `Debug` leaves the body out: a new account's password travels in it.
-#[derive(Clone)]
+/// Each attempt hands the HTTP client another reference to the same body
+/// buffer, never a copy.
 pub(crate) struct Request {
     method: Method,
     pub route: Route,
     query: Vec<(&'static str, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<Bytes>,
     idempotent: bool,
     /// Changes nothing on the server, so a garbled answer may be asked again.
     read: bool,
@@ -80,8 +84,17 @@ impl Request {
     }
 
     pub fn json(mut self, body: &serde_json::Value) -> Self {
-        self.body = Some(body.to_string().into_bytes());
+        self.body = Some(Bytes::from(body.to_string().into_bytes()));
         self
+    }
+
+    /// A JSON body that carries a secret (a new account's password). It is
+    /// written straight into one buffer of exactly its size (a growing buffer
+    /// would leave unwiped copies behind) and that buffer is zeroed once the
+    /// last attempt and the request are done with it.
+    pub fn sensitive_json(mut self, body: &impl serde::Serialize) -> serde_json::Result<Self> {
+        self.body = Some(Bytes::from_owner(serialize_exactly(body)?));
+        Ok(self)
     }
 
     /// Creates something: repeating it after the server may have acted
@@ -106,7 +119,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("route", &self.route.template)
-            .field("body_bytes", &self.body.as_ref().map_or(0, Vec::len))
+            .field("body_bytes", &self.body.as_ref().map_or(0, Bytes::len))
             .field("idempotent", &self.idempotent)
             .field("read", &self.read)
             .finish_non_exhaustive()
@@ -345,6 +358,19 @@ impl Transport {
                 Failure::Connection { .. } => (RetryReason::Connection, None),
                 Failure::Garbled(_) => (RetryReason::Garbled, None),
             };
+            // A 429 asking for more than the whole budget: say so, rather
+            // than blame a client sharing the account's limit.
+            if let Failure::Status { status: 429, .. } = failure
+                && let Some(wait) = server_wait.filter(|wait| *wait > self.retry.max_elapsed)
+            {
+                let budget = self.retry.max_elapsed;
+                return Err(self.error(ErrorKind::WaitBeyondBudget {
+                    method,
+                    route,
+                    wait,
+                    budget,
+                }));
+            }
             let Some(delay) = budget.next_delay(server_wait, &mut rand::rng()) else {
                 return Err(self.exhausted(method, route, budget.attempts(), failure));
             };
@@ -381,6 +407,7 @@ impl Transport {
                 .header(ATLASSIAN_TOKEN, HeaderValue::from_static("no-check"));
         }
         if let Some(body) = &request.body {
+            // A new reference to the shared buffer, not a copy of the bytes.
             builder = builder.body(body.clone());
         }
         let response = builder.send().await?;
@@ -466,6 +493,27 @@ async fn read_body_capped(
     Ok(body)
 }
 
+/// `body` as JSON in a zeroizing buffer allocated once at its exact length
+/// (a first pass only counts the bytes).
+fn serialize_exactly(body: &impl serde::Serialize) -> serde_json::Result<Zeroizing<Vec<u8>>> {
+    struct ByteCount(usize);
+    impl io::Write for ByteCount {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = ByteCount(0);
+    serde_json::to_writer(&mut count, body)?;
+    // A slice cannot grow: a wrong count fails here instead of reallocating.
+    let mut buffer = Zeroizing::new(vec![0; count.0]);
+    serde_json::to_writer(&mut buffer[..], body)?;
+    Ok(buffer)
+}
+
 /// A transport error with its causes, but without the URL (which may carry
 /// names; the route template identifies the request instead).
 fn describe(err: &reqwest::Error) -> String {
@@ -499,5 +547,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("/rest/api/admin/user"), "{text}");
+    }
+
+    #[test]
+    fn a_sensitive_body_is_written_into_one_buffer_of_its_exact_size() {
+        // Escapes make the JSON longer than the text: the buffer must still
+        // never grow, since a grown buffer leaves its old bytes unwiped.
+        let body = serde_json::json!({"password": "p\u{1}\"ß\\\n", "name": "jdoe"});
+        let buffer = serialize_exactly(&body).expect("serializes");
+        assert_eq!(buffer.as_slice(), body.to_string().as_bytes());
+        assert_eq!(buffer.capacity(), buffer.len());
+
+        let request = Request::post(Route::fixed("/rest/api/admin/user"))
+            .sensitive_json(&body)
+            .expect("serializes");
+        assert_eq!(request.body.as_deref(), Some(body.to_string().as_bytes()));
     }
 }

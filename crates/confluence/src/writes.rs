@@ -4,7 +4,8 @@
 //! version predates the REST endpoint. Every call is idempotent except
 //! account creation.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::client::ConfluenceClient;
 use super::decode;
@@ -19,6 +20,19 @@ use baton::model::SpacePermission;
 
 const NEEDED_FOR_SLASH_NAMES: &str = "names containing `/`";
 const CREATE_USER: &str = "/rest/api/admin/user";
+
+/// The body of `POST /rest/api/admin/user`. It borrows the password from
+/// its zeroizing secret, so the only copy made is the request's own buffer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateUserBody<'a> {
+    user_name: &'a str,
+    full_name: &'a str,
+    email: &'a str,
+    notify_via_email: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Change {
@@ -207,20 +221,20 @@ impl ConfluenceClient {
                 needs: "8.4",
             }));
         }
-        let mut body = json!({
-            "userName": user.username,
-            "fullName": user.full_name,
-            "email": user.email,
-            "notifyViaEmail": user.password.is_none(),
-        });
-        if let (Some(password), Value::Object(fields)) = (&user.password, &mut body) {
-            fields.insert(
-                "password".into(),
-                Value::String(password.expose().to_owned()),
-            );
-        }
+        let body = CreateUserBody {
+            user_name: &user.username,
+            full_name: &user.full_name,
+            email: &user.email,
+            notify_via_email: user.password.is_none(),
+            password: user.password.as_ref().map(|password| password.expose()),
+        };
         let request = Request::post(Route::fixed(CREATE_USER))
-            .json(&body)
+            .sensitive_json(&body)
+            .map_err(|err| {
+                self.error(ErrorKind::Setup {
+                    detail: format!("cannot encode the new account `{}`: {err}", user.username),
+                })
+            })?
             .not_idempotent();
         let transport = self.transport();
         let reply = decode::success(transport, transport.send(&request).await?)?;

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Once;
 
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 static INSTALL: Once = Once::new();
 
@@ -32,7 +33,7 @@ impl CaCertificates {
     /// Every certificate of a PEM bundle, each checked to be a usable trust
     /// anchor. The error says what is wrong with the bundle, never its text.
     pub fn from_pem(pem: Vec<u8>) -> Result<Self, String> {
-        let certificates = rustls_pemfile::certs(&mut &pem[..])
+        let certificates = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| "holds a PEM certificate block that does not decode".to_owned())?;
         if certificates.is_empty() {

@@ -375,6 +375,7 @@ fn sync_error(error: &SyncError) -> TaskError {
             ErrorKind::Forbidden { .. } => tonic::Code::PermissionDenied,
             ErrorKind::NotFound { .. } => tonic::Code::NotFound,
             ErrorKind::RateLimited { .. }
+            | ErrorKind::WaitBeyondBudget { .. }
             | ErrorKind::Server { .. }
             | ErrorKind::Transport { .. }
             | ErrorKind::Timeout { .. } => tonic::Code::Unavailable,

@@ -74,6 +74,7 @@ pub(super) fn from_confluence(err: &ConfluenceError) -> TaskError {
         | ErrorKind::Setup { .. } => (Code::FailedPrecondition, true),
         ErrorKind::JsonRpc { .. } | ErrorKind::Refused { .. } => (Code::Unknown, true),
         ErrorKind::RateLimited { .. }
+        | ErrorKind::WaitBeyondBudget { .. }
         | ErrorKind::Server { .. }
         | ErrorKind::Transport { .. }
         | ErrorKind::Timeout { .. } => (Code::Unavailable, false),

@@ -71,8 +71,12 @@ pub(crate) async fn gateway(
         return app.limiter.rejection(decision);
     }
 
-    if let Some(hostile) = app.faults.hostile_for(request.uri().path()) {
-        return hostile.answer(request.uri());
+    let hostile = app.faults.hostile_for(request.uri().path());
+    if let Some(answer) = hostile
+        .as_ref()
+        .and_then(|hostile| hostile.answer(request.uri()))
+    {
+        return answer;
     }
 
     let username = caller.username().unwrap_or("anonymous").to_owned();
@@ -89,6 +93,9 @@ pub(crate) async fn gateway(
     }
     if let Some(decision) = &rate {
         app.limiter.apply_headers(decision, headers);
+    }
+    if let Some(hostile) = &hostile {
+        hostile.decorate(headers);
     }
     if let Some(Fault::Truncate { keep }) = fault {
         response = faults::truncate(response, keep).await;

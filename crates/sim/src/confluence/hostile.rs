@@ -1,14 +1,17 @@
-//! Answers of a hostile or broken Confluence, for testing that a client's
-//! memory stays bounded: a listing that never ends, a body far larger than
-//! any real page, a body that never ends; and a proxy's HTML error page that
-//! keeps coming, for testing that a client gives up. Each applies to the requests whose
-//! path starts with a given prefix, after authentication, so a client gets
-//! as far as the listing before it meets one.
+//! Answers of a hostile or broken Confluence, for testing that a client
+//! stays bounded and its tenant alone suffers: a listing that never ends, a
+//! body far larger than any real page, a body that never ends, a 429 asking
+//! for an absurd wait, nonsense rate-limit headers on real answers, JSON
+//! nested deeper than any parser's stack allows; and a proxy's HTML error
+//! page that keeps coming, for testing that a client gives up. Each applies
+//! to the requests whose path starts with a given prefix, after
+//! authentication, so a client gets as far as the listing before it meets
+//! one.
 
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +29,7 @@ pub struct Hostile {
     pub answer: HostileAnswer,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum HostileAnswer {
     /// Every page holds one group never seen before and offers a next page.
@@ -37,6 +40,12 @@ pub enum HostileAnswer {
     EndlessBody,
     /// A `200` HTML error page from a proxy, every time.
     ProxyPage,
+    /// `429 Too Many Requests` with this `Retry-After` text, every time.
+    RetryAfter { value: String },
+    /// The real answer, with every `X-RateLimit-*` header set to this text.
+    RateLimitHeaders { value: String },
+    /// A `200` page of one user whose `status` is arrays nested this deep.
+    NestedArrays { depth: usize },
 }
 
 impl Hostile {
@@ -44,14 +53,67 @@ impl Hostile {
         path.starts_with(&self.path_prefix)
     }
 
-    pub(crate) fn answer(&self, uri: &Uri) -> Response {
-        match self.answer {
+    /// The answer in place of the real one, or `None` when the real one goes
+    /// out (see [`Hostile::decorate`]).
+    pub(crate) fn answer(&self, uri: &Uri) -> Option<Response> {
+        Some(match &self.answer {
             HostileAnswer::EndlessPages => endless_page(uri),
-            HostileAnswer::HugeBody { bytes } => streamed_json(Some(bytes)),
+            HostileAnswer::HugeBody { bytes } => streamed_json(Some(*bytes)),
             HostileAnswer::EndlessBody => streamed_json(None),
             HostileAnswer::ProxyPage => proxy_error_page(),
+            HostileAnswer::RetryAfter { value } => too_many_requests(value),
+            HostileAnswer::NestedArrays { depth } => nested_arrays(*depth),
+            HostileAnswer::RateLimitHeaders { .. } => return None,
+        })
+    }
+
+    /// Spoils the headers of a real answer.
+    pub(crate) fn decorate(&self, headers: &mut HeaderMap) {
+        if let HostileAnswer::RateLimitHeaders { value } = &self.answer
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            for name in RATE_LIMIT_HEADERS {
+                headers.insert(HeaderName::from_static(name), value.clone());
+            }
         }
     }
+}
+
+const RATE_LIMIT_HEADERS: [&str; 4] = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-interval-seconds",
+    "x-ratelimit-fillrate",
+];
+
+fn too_many_requests(retry_after: &str) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"message":"Rate limit exceeded."}"#,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(retry_after) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// One user whose `status` (which clients read as free-form JSON, since
+/// versions disagree on its shape) is well-formed arrays nested `depth` deep:
+/// only a parser without a depth limit recurses all the way down.
+fn nested_arrays(depth: usize) -> Response {
+    let mut body = String::with_capacity(2 * depth + 128);
+    body.push_str(r#"{"results":[{"type":"known","username":"deep","userKey":"deep","status":"#);
+    body.push_str(&"[".repeat(depth));
+    body.push_str(&"]".repeat(depth));
+    body.push_str(r#"}],"start":0,"limit":25,"size":1}"#);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn endless_page(uri: &Uri) -> Response {

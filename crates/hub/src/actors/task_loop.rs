@@ -2,7 +2,8 @@
 //! tenant's ConductorOne session (startup Hello, GetTask polling, heartbeats,
 //! FinishTask) and turns its tasks into messages to the tenant's actors —
 //! syncs to the Instance, uploads to the Uploader, provisioning to the
-//! Provisioner. A session refused for good (bad credentials) leaves the
+//! Provisioner. It reports the session to the Instance, which owns the
+//! tenant's state: a session refused for good (bad credentials) leaves the
 //! tenant `failing` without a restart; one that lost its connection setup
 //! stops, and the Instance restarts it with backoff.
 
@@ -18,9 +19,8 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::child::StopChild;
-use super::instance::{RunSync, SyncTarget, Trigger};
+use super::instance::{RunSync, SessionEvent, SyncTarget, Trigger};
 use super::provisioner::{Provision, ProvisionRequest, ProvisionResponse};
-use super::status::{C1Status, StatusBoard, TenantState};
 use super::uploader::Upload;
 use crate::sync::{SyncError, SyncScope};
 use baton::model::ResourceKind;
@@ -35,7 +35,7 @@ use conductorone::task::{
     SyncRequest, SyncedFile, TaskError, TaskHandler, is_acceptable_task_id,
 };
 use conductorone::upload::{UploadError, upload_c1z};
-use conductorone::{RunnerStatus, SessionError, SessionState, TaskRunner};
+use conductorone::{SessionError, TaskRunner};
 use confluence::ErrorKind;
 
 /// How long a stopping session may take to finish its running tasks (the
@@ -46,7 +46,8 @@ pub struct TaskLoop {
     settings: C1Settings,
     metadata: ConnectorMetadata,
     handler: Arc<HubTaskHandler>,
-    board: StatusBoard,
+    /// The tenant's Instance, weakly (it owns this actor).
+    session: WeakRecipient<SessionEvent>,
     stop: Option<oneshot::Sender<()>>,
     finished: watch::Sender<bool>,
 }
@@ -56,13 +57,13 @@ impl TaskLoop {
         settings: C1Settings,
         metadata: ConnectorMetadata,
         handler: HubTaskHandler,
-        board: StatusBoard,
+        session: WeakRecipient<SessionEvent>,
     ) -> Self {
         Self {
             settings,
             metadata,
             handler: Arc::new(handler),
-            board,
+            session,
             stop: None,
             finished: watch::Sender::new(false),
         }
@@ -83,13 +84,14 @@ impl Actor for TaskLoop {
         let (stop, stopped) = oneshot::channel();
         self.stop = Some(stop);
 
-        let board = self.board.clone();
-        let mirror_tenant = tenant.clone();
+        let session = self.session.clone();
         ctx.spawn(
             async move {
                 loop {
                     let snapshot = status.borrow_and_update().clone();
-                    mirror(&board, &mirror_tenant, &snapshot);
+                    if let Some(instance) = session.upgrade() {
+                        instance.do_send(SessionEvent::Status(Box::new(snapshot)));
+                    }
                     if status.changed().await.is_err() {
                         break;
                     }
@@ -108,33 +110,17 @@ impl Actor for TaskLoop {
                 Err(err @ SessionError::Refused { .. }) => {
                     // Permanent: restarting would only repeat the refusal.
                     // The actor stays, so the Instance does not restart it.
-                    task_loop.board.update(&tenant, |status| {
-                        status.state = TenantState::Failing;
-                        status.consecutive_failures += 1;
-                        status.last_error = Some(err.to_string());
-                    });
+                    if let Some(instance) = task_loop.session.upgrade() {
+                        instance.do_send(SessionEvent::Refused(err.to_string()));
+                    }
                 }
                 Err(err @ SessionError::Connection { .. }) => {
-                    task_loop.board.update(&tenant, |status| {
-                        status.last_error = Some(err.to_string());
-                    });
+                    tracing::warn!(tenant, error = %err, "ConductorOne session lost; it restarts after backoff");
                     ctx.stop();
                 }
             }
         }));
     }
-}
-
-fn mirror(board: &StatusBoard, tenant: &str, snapshot: &RunnerStatus) {
-    board.update(tenant, |status| {
-        status.conductorone = Some(C1Status::from(snapshot));
-        if snapshot.state == SessionState::Connected
-            && status.state == TenantState::Failing
-            && status.consecutive_failures == 0
-        {
-            status.state = TenantState::Idle;
-        }
-    });
 }
 
 impl Handler<StopChild> for TaskLoop {

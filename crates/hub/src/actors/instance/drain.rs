@@ -25,7 +25,9 @@ pub struct InFlight {
     pub client: ConfluenceClient,
 }
 
-/// Requests that got an answer the sync can use: sent minus retried.
+/// Requests that got an answer the sync can use: sent minus retried. An
+/// attempt in flight counts until it is retried, so the figure dips back;
+/// only a new high is progress.
 fn answered(client: &ConfluenceClient) -> u64 {
     let stats = client.stats();
     stats.requests.saturating_sub(stats.retries)
@@ -50,7 +52,7 @@ pub async fn drain(tenant: &str, grace: Duration, mut sync: InFlight) {
             return;
         }
         let answered = answered(&sync.client);
-        if answered != last_answered {
+        if answered > last_answered {
             last_answered = answered;
             last_progress = Instant::now();
         } else if last_progress.elapsed() >= STALLED_AFTER {

@@ -452,3 +452,6 @@ fn task_loop_for(
         instance.recipient(),
     )
 }
+
+#[cfg(test)]
+mod tests;

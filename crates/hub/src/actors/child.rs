@@ -6,15 +6,18 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Message};
 
-use super::backoff::Backoff;
+use platform::backoff::{Backoff, BackoffPolicy, Jitter};
 
 /// Asks a child actor to stop; every child actor handles it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopChild;
 
-const FIRST_RESTART: Duration = Duration::from_millis(200);
-const MAX_RESTART: Duration = Duration::from_secs(60);
+/// 200 ms doubling to a minute; equal jitter, so a restart is never
+/// immediate and children that died together come back spread out.
+const RESTART: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_millis(200), Duration::from_secs(60))
+        .with_jitter(Jitter::Equal);
 
 pub struct Child<A: Actor> {
     name: &'static str,
@@ -38,7 +41,7 @@ impl<A: Actor> Child<A> {
         Self {
             name,
             addr: Some(addr),
-            backoff: Backoff::new(FIRST_RESTART, MAX_RESTART),
+            backoff: RESTART.start(),
             restart_at: None,
             restarts: 0,
         }
@@ -64,7 +67,8 @@ impl<A: Actor> Child<A> {
         }
         match self.restart_at {
             None => {
-                let delay = self.backoff.next_delay();
+                // RESTART has no elapsed budget, so there is always a delay.
+                let delay = self.backoff.next_delay().unwrap_or(RESTART.max);
                 tracing::warn!(
                     child = self.name,
                     ?delay,
@@ -139,7 +143,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
         assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
-        let later = now + MAX_RESTART;
+        let later = now + RESTART.max;
         assert_eq!(
             child.check(later, || Fragile.start()),
             ChildCheck::Restarted

@@ -10,6 +10,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle,
     WeakRecipient, WrapFuture,
 };
+use platform::backoff::{BackoffPolicy, Jitter};
 use rand::Rng;
 
 use super::child::StopChild;
@@ -48,15 +49,12 @@ fn jitter(interval: Duration) -> Duration {
 }
 
 /// The wait before the next attempt after `failures` failed syncs in a row:
-/// `min(interval, base × 2^(failures−1))`, then drawn from its upper half so
-/// tenants that failed together spread out while the waits still grow.
+/// `min(interval, base × 2^(failures−1))`, drawn from its upper half (equal
+/// jitter) so tenants that failed together spread out while the waits grow.
 pub fn retry_after_failure(settings: &ScheduleSettings, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(20);
-    let ceiling = settings
-        .failure_retry_base
-        .saturating_mul(1 << doublings)
-        .min(settings.interval);
-    ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
+    BackoffPolicy::new(settings.failure_retry_base, settings.interval)
+        .with_jitter(Jitter::Equal)
+        .delay(failures)
 }
 
 impl Scheduler {

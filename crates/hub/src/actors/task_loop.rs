@@ -36,7 +36,6 @@ use conductorone::task::{
 };
 use conductorone::upload::{UploadError, upload_c1z};
 use conductorone::{SessionError, TaskRunner};
-use confluence::ErrorKind;
 
 /// How long a stopping session may take to finish its running tasks (the
 /// runner cancels syncs at once and gives provisioning tasks this long).
@@ -345,34 +344,16 @@ fn scope(request: &SyncRequest) -> Result<SyncScope, TaskError> {
     Ok(scope)
 }
 
-/// A failed sync as ConductorOne records it. Only configuration problems are
-/// non-retryable; everything else may well work next time.
+/// A failed sync as ConductorOne records it: Confluence failures through the
+/// one error-kind table; the hub's own troubles may well pass next time.
 fn sync_error(error: &SyncError) -> TaskError {
     let code = match error {
+        SyncError::Confluence(err) => return crate::error_kind::task_error(err),
         SyncError::Cancelled => tonic::Code::Cancelled,
         SyncError::AlreadyRunning { .. }
         | SyncError::Stopping
         | SyncError::FetcherLost { .. }
         | SyncError::WriterLost(_) => tonic::Code::Unavailable,
-        SyncError::Confluence(err) => match err.kind() {
-            ErrorKind::BadCredentials { .. } | ErrorKind::Unauthorized { .. } => {
-                tonic::Code::Unauthenticated
-            }
-            ErrorKind::Forbidden { .. } => tonic::Code::PermissionDenied,
-            ErrorKind::NotFound { .. } => tonic::Code::NotFound,
-            ErrorKind::RateLimited { .. }
-            | ErrorKind::Server { .. }
-            | ErrorKind::Transport { .. }
-            | ErrorKind::Timeout { .. } => tonic::Code::Unavailable,
-            ErrorKind::RemoteApiDisabled { .. }
-            | ErrorKind::Redirected { .. }
-            | ErrorKind::Setup { .. } => tonic::Code::FailedPrecondition,
-            ErrorKind::Unsupported { .. } => tonic::Code::Unimplemented,
-            ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
-                tonic::Code::ResourceExhausted
-            }
-            _ => tonic::Code::Unknown,
-        },
         SyncError::C1z(_) | SyncError::Internal(_) => tonic::Code::Internal,
     };
     TaskError::new(code, error.to_string())

@@ -878,3 +878,78 @@ async fn sigterm_with_one_tenant_mid_retry_and_one_idle_exits_at_once() {
         hub.log_tail()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_on_watch_config_by_reload_makes_later_file_changes_apply_by_themselves() {
+    let fast = sim(SimVersion::V10_2, dataset(35, 10, 2, 2));
+    let hourly = "sync_interval = \"1h\"";
+    let first = instance("first", &fast, "HUB_IT_TOKEN", hourly);
+    let dir = TempDir::new("watch-by-reload");
+    let mut hub = HubProcess::start(dir.path(), &format!("{HUB}{first}"), &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the first sync", |status| {
+        tenant(status, "first").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+    })
+    .await;
+
+    let watching = format!("{HUB}watch_config = \"200ms\"\n");
+    hub.rewrite_config(&format!("{watching}{first}"));
+    hub.signal("HUP");
+    hub.wait_for(Duration::from_secs(10), "the reload", |status| {
+        status["config_generation"] == 2
+    })
+    .await;
+    // No signal this time: the watcher the reload turned on must see it.
+    let second = instance("second", &fast, "HUB_IT_TOKEN", hourly);
+    hub.rewrite_config(&format!("{watching}{first}{second}"));
+    let status = hub
+        .wait_for(Duration::from_secs(10), "the watched change", |status| {
+            tenant(status, "second").is_some()
+        })
+        .await;
+    assert_eq!(status["config_generation"], 3, "{status:#}");
+    hub.signal("TERM");
+    let exit = hub.wait_exit(Duration::from_secs(10));
+    assert!(
+        exit.is_some_and(|exit| exit.success()),
+        "{}",
+        hub.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_shutdown_grace_lets_a_progressing_sync_finish_on_sigterm() {
+    let slow = slow_sim(dataset(36, 60, 8, 6), Duration::from_millis(100));
+    let one_at_a_time = "sync_interval = \"1h\"\nmax_in_flight = 1\nmax_in_flight_ceiling = 1";
+    let busy = instance("busy", &slow, "HUB_IT_TOKEN", one_at_a_time);
+    let dir = TempDir::new("grace-by-reload");
+    let mut hub = HubProcess::start(dir.path(), &format!("{HUB}{busy}"), &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the sync to start", |status| {
+        tenant(status, "busy").is_some_and(|t| t["activity"] == "syncing")
+    })
+    .await;
+    // The 2 s grace of the start-up config would cancel this sync.
+    hub.rewrite_config(&format!("{}{busy}", hub_with_long_grace()));
+    hub.signal("HUP");
+    hub.wait_for(Duration::from_secs(10), "the reload", |status| {
+        status["config_generation"] == 2
+            && tenant(status, "busy").is_some_and(|t| t["activity"] == "syncing")
+    })
+    .await;
+
+    hub.signal("TERM");
+    let Some(exit) = hub.wait_exit(Duration::from_secs(40)) else {
+        panic!("the hub did not exit after SIGTERM\n{}", hub.log_tail());
+    };
+    assert!(exit.success(), "exit status {exit}\n{}", hub.log_tail());
+    let log = hub.log_text();
+    assert!(!log.contains("cancelling it"), "{}", hub.log_tail());
+    assert!(
+        dir.path().join("data/busy/latest.c1z").exists(),
+        "the sync did not finish: {}",
+        hub.log_tail()
+    );
+    assert_eq!(
+        temp_files(&dir.path().join("data")),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

@@ -280,30 +280,33 @@ async fn watch_config(reloader: Reloader, mut live: watch::Receiver<LiveSettings
     let ConfigSource::File(watched) = reloader.source.clone() else {
         return;
     };
-    let digest = |path: &Path| std::fs::read(path).ok().map(Sha256::digest);
-    let mut last = digest(&watched);
+    let digest = |path: PathBuf| async move {
+        tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(Sha256::digest))
+            .await
+            .ok()
+            .flatten()
+    };
+    let mut last = digest(watched.clone()).await;
     loop {
         let every = live.borrow_and_update().watch_config;
-        let Some(every) = every else {
-            if live.changed().await.is_err() {
-                return;
+        let tick = async {
+            match every {
+                Some(every) => tokio::time::sleep(every).await,
+                None => std::future::pending().await,
             }
-            continue;
         };
         tokio::select! {
-            () = tokio::time::sleep(every) => {}
+            () = tick => {}
             changed = live.changed() => {
                 if changed.is_err() {
                     return;
                 }
+                // New settings come from a reload of the file as it is now.
+                last = digest(watched.clone()).await;
                 continue;
             }
         }
-        let path = watched.clone();
-        let current = tokio::task::spawn_blocking(move || digest(&path))
-            .await
-            .ok()
-            .flatten();
+        let current = digest(watched.clone()).await;
         if current.is_some() && current != last {
             tracing::info!(path = %watched.display(), "config file changed: reloading");
             last = current;

@@ -18,6 +18,9 @@ pub struct StopChild;
 const RESTART: BackoffPolicy =
     BackoffPolicy::new(Duration::from_millis(200), Duration::from_secs(60))
         .with_jitter(Jitter::Equal);
+/// A child that has lived this long since its last start is well again: its
+/// next death starts the backoff from the beginning.
+const STABLE_RUN: Duration = Duration::from_secs(60);
 
 pub struct Child<A: Actor> {
     name: &'static str,
@@ -25,6 +28,7 @@ pub struct Child<A: Actor> {
     backoff: Backoff,
     restart_at: Option<Instant>,
     restarts: u32,
+    started_at: Instant,
 }
 
 /// What a supervision check found.
@@ -44,6 +48,7 @@ impl<A: Actor> Child<A> {
             backoff: RESTART.start(),
             restart_at: None,
             restarts: 0,
+            started_at: Instant::now(),
         }
     }
 
@@ -63,6 +68,9 @@ impl<A: Actor> Child<A> {
     /// Restarts the child with `start` once it is dead and its backoff has passed.
     pub fn check(&mut self, now: Instant, start: impl FnOnce() -> Addr<A>) -> ChildCheck {
         if self.addr().is_some() {
+            if now.saturating_duration_since(self.started_at) >= STABLE_RUN {
+                self.backoff.reset();
+            }
             return ChildCheck::Alive;
         }
         match self.restart_at {
@@ -81,6 +89,7 @@ impl<A: Actor> Child<A> {
             Some(_) => {
                 self.addr = Some(start());
                 self.restart_at = None;
+                self.started_at = now;
                 self.restarts += 1;
                 ChildCheck::Restarted
             }
@@ -150,6 +159,30 @@ mod tests {
         );
         assert_eq!(child.restarts(), 1);
         assert_eq!(child.check(later, || Fragile.start()), ChildCheck::Alive);
+
+        // Dying again soon waits longer; after a stable run, the backoff
+        // starts over from 200 ms.
+        let kill = |child: &Child<Fragile>| child.addr().unwrap().do_send(StopChild);
+        kill(&child);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(child.check(later, || Fragile.start()), ChildCheck::Waiting);
+        let soon = later + Duration::from_millis(199);
+        assert_eq!(child.check(soon, || Fragile.start()), ChildCheck::Waiting);
+        let second = later + RESTART.max;
+        assert_eq!(
+            child.check(second, || Fragile.start()),
+            ChildCheck::Restarted
+        );
+        let stable = second + STABLE_RUN;
+        assert_eq!(child.check(stable, || Fragile.start()), ChildCheck::Alive);
+        kill(&child);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(child.check(stable, || Fragile.start()), ChildCheck::Waiting);
+        let first_delay = stable + Duration::from_millis(200);
+        assert_eq!(
+            child.check(first_delay, || Fragile.start()),
+            ChildCheck::Restarted
+        );
         child.addr().unwrap().send(StopChild).await.unwrap();
     }
 }

@@ -14,7 +14,7 @@ use confluence::ConfluenceClient;
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// A sync that got no answer for this long is only waiting: a page of a
 /// healthy Confluence takes well under a second.
-pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 /// The sync being stopped.
 pub struct InFlight {

@@ -20,7 +20,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use self::lifecycle::{Lifecycle, LifecycleSettings, SyncEnd};
+use self::lifecycle::Lifecycle;
+pub use self::lifecycle::LifecycleSettings;
 pub use self::messages::{
     InstanceSpec, Mode, NextSync, RunSync, SessionEvent, Stop, SyncReport, SyncTarget, Trigger,
 };

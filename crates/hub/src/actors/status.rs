@@ -165,6 +165,8 @@ pub struct TenantStatus {
     pub confluence_version: Option<String>,
     /// Child actors restarted since the tenant started.
     pub restarts: u32,
+    /// Restarts since the last stable period; `degraded` counts these.
+    pub restarts_in_a_row: u32,
     /// The ConductorOne session, for tenants in service mode.
     pub conductorone: Option<C1Status>,
     /// The tenant's request pacing, read live from its client at each look.
@@ -242,6 +244,7 @@ impl TenantStatus {
             mode,
             confluence_version: None,
             restarts: 0,
+            restarts_in_a_row: 0,
             conductorone: None,
             pacing_source: None,
         }

@@ -62,6 +62,15 @@ impl LifecycleSettings {
     }
 }
 
+/// What an Instance that died left on the board for its successor.
+#[derive(Clone, Debug, Default)]
+pub struct Resumed {
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub restarts: u32,
+    pub restarts_in_a_row: u32,
+}
+
 /// How a sync ended, as far as health is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncEnd {
@@ -103,11 +112,17 @@ impl Lifecycle {
         }
     }
 
-    /// Carries over what a restarted Instance's predecessor knew.
-    pub fn resume(&mut self, consecutive_failures: u32, last_error: Option<String>, restarts: u32) {
-        self.consecutive_failures = consecutive_failures;
-        self.last_error = last_error;
-        self.restarts = restarts;
+    /// Carries over what a restarted Instance's predecessor published.
+    pub fn resume(&mut self, previous: Resumed) {
+        self.consecutive_failures = previous.consecutive_failures;
+        self.last_error = previous.last_error;
+        self.restarts = previous.restarts;
+        self.restarts_in_a_row = previous.restarts_in_a_row;
+    }
+
+    /// Restarts since the last stable period (what `degraded` counts).
+    pub fn restarts_in_a_row(&self) -> u32 {
+        self.restarts_in_a_row
     }
 
     pub fn health(&self) -> Health {

@@ -4,7 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use super::Instance;
-use super::lifecycle::SyncEnd;
+use super::lifecycle::{Resumed, SyncEnd};
 use super::messages::{SyncReport, Trigger};
 use crate::actors::status::{LastSync, ObjectCounts, SyncOutcome, TenantState, duration_ms};
 use crate::sync::SyncError;
@@ -23,6 +23,7 @@ impl Instance {
             status.consecutive_failures = lifecycle.consecutive_failures();
             status.last_error = lifecycle.last_error();
             status.restarts = lifecycle.restarts();
+            status.restarts_in_a_row = lifecycle.restarts_in_a_row();
         });
     }
 
@@ -30,9 +31,12 @@ impl Instance {
     /// board, then publishes the started tenant.
     pub(super) fn resume_lifecycle(&mut self, client_error: Option<String>) {
         if let Some(previous) = self.spec.board.tenant(self.tenant()) {
-            let last_error = previous.last_sync.and_then(|sync| sync.error);
-            self.lifecycle
-                .resume(previous.consecutive_failures, last_error, previous.restarts);
+            self.lifecycle.resume(Resumed {
+                consecutive_failures: previous.consecutive_failures,
+                last_error: previous.last_sync.and_then(|sync| sync.error),
+                restarts: previous.restarts,
+                restarts_in_a_row: previous.restarts_in_a_row,
+            });
         }
         if self.spec.restarted {
             self.lifecycle.restarted(1, Instant::now());

@@ -135,3 +135,21 @@ fn a_stopped_tenant_is_stopped_and_idle() {
         (Health::Stopped, Activity::Idle)
     );
 }
+
+#[test]
+fn a_restarted_instance_keeps_counting_toward_degraded() {
+    let mut successor = started();
+    successor.resume(Resumed {
+        consecutive_failures: 2,
+        last_error: Some("503".into()),
+        restarts: 9,
+        restarts_in_a_row: DEGRADED_AFTER_RESTARTS - 1,
+    });
+    assert_eq!(successor.health(), Health::Failing);
+    successor.restarted(1, Instant::now());
+    assert_eq!(successor.health(), Health::Degraded);
+    assert_eq!(
+        (successor.restarts(), successor.consecutive_failures()),
+        (10, 2)
+    );
+}

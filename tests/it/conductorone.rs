@@ -170,9 +170,11 @@ impl TaskHandler for SharedHandler {
             .map(|id| id.resource)
             .unwrap_or_default();
         let result = if principal == "forbidden" {
+            Err(TaskError::new(tonic::Code::PermissionDenied, "Confluence said no").non_retryable())
+        } else if principal == "busy" {
             Err(TaskError::new(
-                tonic::Code::PermissionDenied,
-                "Confluence said no",
+                tonic::Code::Unavailable,
+                "Confluence answered 503 after 3 attempts",
             ))
         } else {
             Ok(GrantManagerServiceGrantResponse {
@@ -724,7 +726,7 @@ async fn sync_failure_finishes_with_the_handlers_error_and_uploads_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provisioning_tasks_finish_with_typed_responses_and_errors_are_non_retryable() {
+async fn provisioning_tasks_finish_with_typed_responses_and_keep_the_transient_permanent_split() {
     let (sim, tenants) = start_sim(&["acme"]);
     let handler = TestHandler::new(Duration::from_millis(10));
     let runner = spawn_runner(&tenants[0].settings, &handler);
@@ -758,6 +760,13 @@ async fn provisioning_tasks_finish_with_typed_responses_and_errors_are_non_retry
         .unwrap();
     let malformed = sim
         .enqueue_delete_resource("acme", resource_ref("", ""))
+        .unwrap();
+    let busy = sim
+        .enqueue_grant(
+            "acme",
+            entitlement("group", "devs", "member"),
+            resource_ref("user", "busy"),
+        )
         .unwrap();
 
     let expectations = [
@@ -799,7 +808,13 @@ async fn provisioning_tasks_finish_with_typed_responses_and_errors_are_non_retry
         (refused.success, refused.code),
         (false, tonic::Code::PermissionDenied as i32)
     );
-    assert!(refused.non_retryable, "provisioning errors are final");
+    assert!(refused.non_retryable, "a refusal is final");
+    let busy = finished(&sim, &busy).await.finish.unwrap();
+    assert_eq!(
+        (busy.success, busy.code, busy.non_retryable),
+        (false, tonic::Code::Unavailable as i32, false),
+        "a transient failure may be handed out again"
+    );
     let malformed = finished(&sim, &malformed).await.finish.unwrap();
     assert_eq!(
         (malformed.code, malformed.non_retryable),

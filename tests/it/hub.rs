@@ -74,10 +74,13 @@ async fn a_failing_tenant_never_delays_a_healthy_ones_schedule() {
         &[ADMIN_TOKEN, ("HUB_IT_WRONG_TOKEN", "expired-pat")],
     );
 
-    // Record every healthy sync start while the other two keep failing.
+    // Record every healthy sync start while the other two keep failing; once
+    // a tenant has failed, every look at it reads `failing`, retries included.
     let started = Instant::now();
     let mut starts: Vec<String> = Vec::new();
     let mut last = serde_json::Value::Null;
+    let mut failed_once = [false; 2];
+    let mut seen_retrying = [false; 2];
     while started.elapsed() < Duration::from_secs(11) {
         if let Some(status) = hub.status().await {
             if let Some(start) = sync_starts(&status, "healthy")
@@ -90,10 +93,24 @@ async fn a_failing_tenant_never_delays_a_healthy_ones_schedule() {
                 );
                 starts.push(start);
             }
+            for (index, id) in ["locked-out", "down"].into_iter().enumerate() {
+                let entry = tenant(&status, id).unwrap();
+                if failed_once[index] {
+                    assert_eq!(entry["state"], "failing", "{id}: {entry:#}");
+                    assert_eq!(entry["health"], "failing", "{id}: {entry:#}");
+                    seen_retrying[index] |= entry["activity"] == "syncing";
+                }
+                failed_once[index] |= entry["consecutive_failures"].as_u64() > Some(0);
+            }
             last = status;
         }
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
+    assert_eq!(failed_once, [true, true], "{last:#}");
+    assert!(
+        seen_retrying[1],
+        "never saw the 503 tenant retrying: {last:#}"
+    );
     assert!(
         starts.len() >= 4,
         "healthy synced only {} times: {last:#}",
@@ -114,7 +131,6 @@ async fn a_failing_tenant_never_delays_a_healthy_ones_schedule() {
         );
     }
 
-    // Between attempts (a failing tenant is `syncing` while it retries).
     for (id, reason) in [("locked-out", "bad credentials"), ("down", "503")] {
         let status = hub
             .wait_for(
@@ -813,5 +829,220 @@ async fn without_an_admin_token_a_listener_open_to_other_hosts_serves_only_the_o
         hub.log_text().contains("hub.admin_token is not set"),
         "{}",
         hub.log_tail()
+    );
+}
+
+/// The config's `[hub]` with a long grace period, so only prompt cancellation
+/// of waiting work can make the hub exit quickly.
+fn hub_with_long_grace() -> String {
+    HUB.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"30s\"")
+}
+
+fn always_503(seed: u64) -> ConfluenceSim {
+    let mut options = SimOptions::new(SimVersion::V10_2, dataset(seed, 10, 3, 2));
+    options.faults = Faults {
+        status_503_rate: 1.0,
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    ConfluenceSim::start(options).unwrap()
+}
+
+fn seconds_between(earlier: &str, later: &str) -> f64 {
+    let parse = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    (parse(later) - parse(earlier)).as_seconds_f64()
+}
+
+// The retry base is shortened from 30 s to 1 s through the hub's internal
+// HUB_FAILURE_RETRY_BASE_MS knob, so four attempts fit in a few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_scheduled_sync_is_retried_soon_with_growing_gaps_and_the_reason_shown() {
+    let healthy = sim(SimVersion::V9_2, dataset(31, 20, 4, 3));
+    let down = always_503(32);
+    let hourly = "sync_interval = \"1h\"\nrequests_per_second = 200\nburst = 50";
+    let one_attempt = format!("{hourly}\nretry_attempts = 1");
+    let config = format!(
+        "{HUB}{}{}",
+        instance("healthy", &healthy, "HUB_IT_TOKEN", hourly),
+        instance("down", &down, "HUB_IT_TOKEN", &one_attempt),
+    );
+    let dir = TempDir::new("retry-after-failure");
+    let hub = HubProcess::start(
+        dir.path(),
+        &config,
+        &[ADMIN_TOKEN, ("HUB_FAILURE_RETRY_BASE_MS", "1000")],
+    );
+
+    let started = Instant::now();
+    let mut attempts: Vec<String> = Vec::new();
+    let mut last = serde_json::Value::Null;
+    while attempts.len() < 5 && started.elapsed() < Duration::from_secs(40) {
+        if let Some(status) = hub.status().await {
+            let entry = tenant(&status, "down").unwrap().clone();
+            if let Some(start) = entry["last_sync"]["started_at"].as_str()
+                && attempts.last().map(String::as_str) != Some(start)
+            {
+                assert_eq!(entry["last_sync"]["outcome"], "error", "{entry:#}");
+                attempts.push(start.to_owned());
+            }
+            if !attempts.is_empty() && entry["next_sync_at"].is_string() {
+                assert_eq!(
+                    entry["next_sync_reason"], "retry after failure",
+                    "{entry:#}"
+                );
+            }
+            let healthy = tenant(&status, "healthy").unwrap();
+            if healthy["last_sync"]["outcome"] == "ok" {
+                assert_eq!(healthy["next_sync_reason"], "schedule", "{healthy:#}");
+                assert_eq!(healthy["state"], "idle", "{healthy:#}");
+            }
+            last = status;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        attempts.len() >= 5,
+        "only {} attempts in 40 s: {last:#}",
+        attempts.len()
+    );
+    let gaps: Vec<f64> = attempts
+        .windows(2)
+        .map(|pair| seconds_between(&pair[0], &pair[1]))
+        .collect();
+    // Delays are drawn from [½, 1] × 1 s, 2 s, 4 s, 8 s: each at least the
+    // one before, and the first retry well within a minute of a 1 h interval.
+    assert!(gaps[0] < 60.0, "{gaps:?}");
+    for pair in gaps.windows(2) {
+        assert!(pair[1] >= pair[0] - 0.1, "the gaps shrank: {gaps:?}");
+    }
+    assert!(gaps[3] > 2.0 * gaps[0], "the gaps do not grow: {gaps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_one_tenant_mid_retry_and_one_idle_exits_at_once() {
+    let healthy = sim(SimVersion::V9_2, dataset(33, 20, 4, 3));
+    let down = always_503(34);
+    let hourly = "sync_interval = \"1h\"\nrequests_per_second = 200\nburst = 50";
+    let patient = format!("{hourly}\nretry_attempts = 50\nretry_max_elapsed = \"5m\"");
+    let config = format!(
+        "{}{}{}",
+        hub_with_long_grace(),
+        instance("healthy", &healthy, "HUB_IT_TOKEN", hourly),
+        instance("down", &down, "HUB_IT_TOKEN", &patient),
+    );
+    let dir = TempDir::new("sigterm-waiting");
+    let mut hub = HubProcess::start(dir.path(), &config, &[ADMIN_TOKEN]);
+    hub.wait_for(
+        Duration::from_secs(20),
+        "healthy idle after a sync, down retrying",
+        |status| {
+            tenant(status, "healthy")
+                .is_some_and(|t| t["last_sync"]["outcome"] == "ok" && t["activity"] == "idle")
+                && tenant(status, "down").is_some_and(|t| t["activity"] == "syncing")
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        down.request_count() > 3,
+        "the 503 tenant is not retrying; the test proves nothing"
+    );
+
+    let signalled = Instant::now();
+    hub.signal("TERM");
+    let Some(exit) = hub.wait_exit(Duration::from_secs(10)) else {
+        panic!("the hub did not exit after SIGTERM\n{}", hub.log_tail());
+    };
+    let took = signalled.elapsed();
+    assert!(exit.success(), "exit status {exit}\n{}", hub.log_tail());
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} with a 30 s grace period and nothing making progress"
+    );
+    assert_eq!(
+        temp_files(&dir.path().join("data")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert!(
+        hub.log_text().contains("is only waiting"),
+        "{}",
+        hub.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_on_watch_config_by_reload_makes_later_file_changes_apply_by_themselves() {
+    let fast = sim(SimVersion::V10_2, dataset(35, 10, 2, 2));
+    let hourly = "sync_interval = \"1h\"";
+    let first = instance("first", &fast, "HUB_IT_TOKEN", hourly);
+    let dir = TempDir::new("watch-by-reload");
+    let mut hub = HubProcess::start(dir.path(), &format!("{HUB}{first}"), &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the first sync", |status| {
+        tenant(status, "first").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+    })
+    .await;
+
+    let watching = format!("{HUB}watch_config = \"200ms\"\n");
+    hub.rewrite_config(&format!("{watching}{first}"));
+    hub.signal("HUP");
+    hub.wait_for(Duration::from_secs(10), "the reload", |status| {
+        status["config_generation"] == 2
+    })
+    .await;
+    // No signal this time: the watcher the reload turned on must see it.
+    let second = instance("second", &fast, "HUB_IT_TOKEN", hourly);
+    hub.rewrite_config(&format!("{watching}{first}{second}"));
+    let status = hub
+        .wait_for(Duration::from_secs(10), "the watched change", |status| {
+            tenant(status, "second").is_some()
+        })
+        .await;
+    assert_eq!(status["config_generation"], 3, "{status:#}");
+    hub.signal("TERM");
+    let exit = hub.wait_exit(Duration::from_secs(10));
+    assert!(
+        exit.is_some_and(|exit| exit.success()),
+        "{}",
+        hub.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_shutdown_grace_lets_a_progressing_sync_finish_on_sigterm() {
+    let slow = slow_sim(dataset(36, 60, 8, 6), Duration::from_millis(100));
+    let one_at_a_time = "sync_interval = \"1h\"\nmax_in_flight = 1\nmax_in_flight_ceiling = 1";
+    let busy = instance("busy", &slow, "HUB_IT_TOKEN", one_at_a_time);
+    let dir = TempDir::new("grace-by-reload");
+    let mut hub = HubProcess::start(dir.path(), &format!("{HUB}{busy}"), &[ADMIN_TOKEN]);
+    hub.wait_for(Duration::from_secs(20), "the sync to start", |status| {
+        tenant(status, "busy").is_some_and(|t| t["activity"] == "syncing")
+    })
+    .await;
+    // The 2 s grace of the start-up config would cancel this sync.
+    hub.rewrite_config(&format!("{}{busy}", hub_with_long_grace()));
+    hub.signal("HUP");
+    hub.wait_for(Duration::from_secs(10), "the reload", |status| {
+        status["config_generation"] == 2
+            && tenant(status, "busy").is_some_and(|t| t["activity"] == "syncing")
+    })
+    .await;
+
+    hub.signal("TERM");
+    let Some(exit) = hub.wait_exit(Duration::from_secs(40)) else {
+        panic!("the hub did not exit after SIGTERM\n{}", hub.log_tail());
+    };
+    assert!(exit.success(), "exit status {exit}\n{}", hub.log_tail());
+    let log = hub.log_text();
+    assert!(!log.contains("cancelling it"), "{}", hub.log_tail());
+    assert!(
+        dir.path().join("data/busy/latest.c1z").exists(),
+        "the sync did not finish: {}",
+        hub.log_tail()
+    );
+    assert_eq!(
+        temp_files(&dir.path().join("data")),
+        Vec::<std::path::PathBuf>::new()
     );
 }

@@ -29,12 +29,15 @@ use baton::pb::c1::connectorapi::baton::v1::baton_service_finish_task_request::{
 };
 use baton::pb::c1::connectorapi::baton::v1::task::{SyncFullTask, TaskType};
 use baton::pb::google::rpc::Status;
+use platform::backoff::{BackoffPolicy, Jitter};
 use platform::metrics;
 
 /// How long a cancelled sync may take to wind down before it is dropped.
 const CANCEL_GRACE: Duration = Duration::from_secs(30);
 const FINISH_ATTEMPTS: u32 = 3;
-const FINISH_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Between FinishTask attempts: about 1 s, then 2 s.
+const FINISH_RETRY: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_secs(1), Duration::from_secs(4)).with_jitter(Jitter::Equal);
 
 /// What every task of one tenant's session shares.
 pub(crate) struct TaskContext {
@@ -163,8 +166,9 @@ async fn answer_hello(context: &TaskContext, task_id: &str) -> Outcome {
 
 /// Grant, revoke, create account, delete resource: one handler call, then
 /// FinishTask with the typed response, its annotations as task annotations.
-/// `work` is `None` when the task lacks what the handler needs. Errors are
-/// always non-retryable: ConductorOne decides whether to ask again.
+/// `work` is `None` when the task lacks what the handler needs. The handler's
+/// error says whether ConductorOne may hand the task out again (a transient
+/// Confluence failure may, a refused request may not); a panic may not.
 async fn provision<R: Name + Send + 'static>(
     context: &TaskContext,
     task_id: &str,
@@ -180,10 +184,10 @@ async fn provision<R: Name + Send + 'static>(
     };
     let result = match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result,
-        Err(_) => Err(handler_panicked()),
+        Err(_) => Err(handler_panicked().non_retryable()),
     };
     let result = result.map(|response| (Some(annotation(&response)), annotations(&response)));
-    finish(context, task_id, result.map_err(TaskError::non_retryable)).await
+    finish(context, task_id, result).await
 }
 
 async fn full_sync(
@@ -377,6 +381,7 @@ async fn finish(
         }
     };
     let mut attempt = 1;
+    let mut backoff = FINISH_RETRY.start();
     loop {
         match context
             .client
@@ -387,7 +392,9 @@ async fn finish(
             Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
                 tracing::warn!(attempt, error = %err, "FinishTask failed; retrying");
                 attempt += 1;
-                tokio::time::sleep(FINISH_RETRY_DELAY).await;
+                // FINISH_RETRY has no elapsed budget, so there is always a delay.
+                let delay = backoff.next_delay().unwrap_or(FINISH_RETRY.max);
+                tokio::time::sleep(delay).await;
             }
             Err(err) => {
                 tracing::error!(error = %err, "FinishTask failed; ConductorOne will time the task out");

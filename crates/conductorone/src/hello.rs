@@ -5,14 +5,18 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use platform::backoff::BackoffPolicy;
+
 use baton::pb::c1::connector::v2::ConnectorMetadata;
 use baton::pb::c1::connectorapi::baton::v1::BatonServiceHelloRequest;
 use baton::pb::c1::connectorapi::baton::v1::baton_service_hello_request::{BuildInfo, OsInfo};
 
 use super::client::{BatonClient, RpcError};
 
-const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+/// The startup Hello: 1 s doubling to 5 min, full jitter, for as long as it
+/// takes (a connector that cannot say Hello has nothing else to do).
+const HELLO_RETRY: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_secs(1), Duration::from_secs(300));
 
 /// The Hello request without host and task id (the client stamps those).
 pub(crate) fn hello_request(metadata: &ConnectorMetadata) -> BatonServiceHelloRequest {
@@ -38,23 +42,24 @@ pub(crate) fn is_permanent(code: tonic::Code) -> bool {
     )
 }
 
-/// Sends the startup Hello until it succeeds (1 s, doubling, at most 5 min
-/// between tries) or fails permanently. `on_retry` sees each transient error.
+/// Sends the startup Hello until it succeeds (retried under `HELLO_RETRY`)
+/// or fails permanently. `on_retry` sees each transient error.
 pub(crate) async fn startup_hello(
     client: &BatonClient,
     metadata: &ConnectorMetadata,
     mut on_retry: impl FnMut(&RpcError, Duration),
 ) -> Result<(), RpcError> {
     let request = hello_request(metadata);
-    let mut delay = FIRST_RETRY_DELAY;
+    let mut backoff = HELLO_RETRY.start();
     loop {
         match client.hello("", request.clone()).await {
             Ok(()) => return Ok(()),
             Err(err) if is_permanent(err.code()) => return Err(err),
             Err(err) => {
+                // HELLO_RETRY has no elapsed budget, so there is always a delay.
+                let delay = backoff.next_delay().unwrap_or(HELLO_RETRY.max);
                 on_retry(&err, delay);
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
         }
     }

@@ -8,6 +8,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use platform::backoff::BackoffPolicy;
+
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -26,7 +28,10 @@ use baton::pb::c1::connectorapi::baton::v1::task::TaskType;
 /// Never poll faster than this, whatever `next_poll` says (0 would spin).
 const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(300);
-const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
+/// GetTask after errors: 1 s doubling to a minute, full jitter, so replicas
+/// that lost ConductorOne together do not come back in step.
+const POLL_RETRY: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_secs(1), Duration::from_secs(60));
 /// On shutdown, running tasks get this long to finish (syncs are cancelled).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const DEFAULT_TASK_CONCURRENCY: usize = 3;
@@ -175,7 +180,7 @@ impl TaskRunner {
                         status.consecutive_poll_failures = failures;
                         status.last_error = Some(err.to_string());
                     });
-                    error_backoff(failures)
+                    POLL_RETRY.delay(failures)
                 }
             };
             tokio::select! {
@@ -236,12 +241,6 @@ fn poll_interval(next_poll: Option<Duration>) -> Duration {
         .clamp(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)
 }
 
-/// errors² seconds, at most a minute.
-fn error_backoff(consecutive_failures: u32) -> Duration {
-    let seconds = u64::from(consecutive_failures).saturating_pow(2);
-    Duration::from_secs(seconds).min(MAX_ERROR_BACKOFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,11 +260,12 @@ mod tests {
     }
 
     #[test]
-    fn error_backoff_grows_quadratically_up_to_a_minute() {
-        let waits: Vec<u64> = [1, 2, 3, 7, 8, 1_000_000]
-            .map(|n| error_backoff(n).as_secs())
+    fn poll_errors_back_off_from_a_second_up_to_a_minute() {
+        let ceilings: Vec<u64> = [1, 2, 3, 6, 7, 1_000_000]
+            .map(|n| POLL_RETRY.ceiling(n).as_secs())
             .to_vec();
-        assert_eq!(waits, [1, 4, 9, 49, 60, 60]);
+        assert_eq!(ceilings, [1, 2, 4, 32, 60, 60]);
+        assert!(POLL_RETRY.delay(1_000_000) <= Duration::from_secs(60));
     }
 
     #[test]

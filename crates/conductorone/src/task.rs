@@ -188,8 +188,7 @@ impl TaskError {
         }
     }
 
-    /// ConductorOne should not hand this task out again. Provisioning errors are
-    /// always finished as non-retryable, whatever this says.
+    /// ConductorOne should not hand this task out again.
     pub fn non_retryable(mut self) -> Self {
         self.non_retryable = true;
         self

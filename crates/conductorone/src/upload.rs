@@ -16,12 +16,17 @@ use baton::pb::c1::connectorapi::baton::v1::BatonServiceUploadAssetRequest;
 use baton::pb::c1::connectorapi::baton::v1::baton_service_upload_asset_request::{
     Msg, UploadData, UploadEof, UploadMetadata,
 };
+use platform::backoff::{BackoffPolicy, Jitter};
 use platform::metrics;
 
 /// ConductorOne accepts at most 1 MiB per message; half of that leaves room.
 pub(crate) const CHUNK_SIZE: usize = 512 * 1024;
-/// Waits before the second and third attempt.
-const RETRY_DELAYS: [Duration; 2] = [Duration::ZERO, Duration::from_secs(1)];
+/// Three attempts: a dropped stream is usually answered by the next one.
+const UPLOAD_ATTEMPTS: usize = 3;
+/// Waits before the second and third attempt: about ½ s, then 1 s.
+const UPLOAD_RETRY: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_millis(500), Duration::from_secs(2))
+        .with_jitter(Jitter::Equal);
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -69,6 +74,7 @@ async fn upload_with_retries(
     let (size, checksum) = file_digest(path.to_owned()).await.map_err(read_error)?;
     tracing::Span::current().record("bytes", size);
     let mut attempt = 0;
+    let mut backoff = UPLOAD_RETRY.start();
     loop {
         attempt += 1;
         let failed_read = Arc::new(Mutex::new(None));
@@ -91,7 +97,7 @@ async fn upload_with_retries(
                 tracing::info!(attempt, "c1z uploaded");
                 return Ok(size);
             }
-            Err(source) if attempt > RETRY_DELAYS.len() => {
+            Err(source) if attempt >= UPLOAD_ATTEMPTS => {
                 return Err(UploadError::Rejected {
                     attempts: attempt,
                     source,
@@ -99,7 +105,9 @@ async fn upload_with_retries(
             }
             Err(err) => {
                 tracing::warn!(attempt, error = %err, "upload attempt failed");
-                tokio::time::sleep(RETRY_DELAYS[attempt - 1]).await;
+                // UPLOAD_RETRY has no elapsed budget, so there is always a delay.
+                let delay = backoff.next_delay().unwrap_or(UPLOAD_RETRY.max);
+                tokio::time::sleep(delay).await;
             }
         }
     }

@@ -6,15 +6,21 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Message};
 
-use super::backoff::Backoff;
+use platform::backoff::{Backoff, BackoffPolicy, Jitter};
 
 /// Asks a child actor to stop; every child actor handles it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopChild;
 
-const FIRST_RESTART: Duration = Duration::from_millis(200);
-const MAX_RESTART: Duration = Duration::from_secs(60);
+/// 200 ms doubling to a minute; equal jitter, so a restart is never
+/// immediate and children that died together come back spread out.
+const RESTART: BackoffPolicy =
+    BackoffPolicy::new(Duration::from_millis(200), Duration::from_secs(60))
+        .with_jitter(Jitter::Equal);
+/// A child that has lived this long since its last start is well again: its
+/// next death starts the backoff from the beginning.
+const STABLE_RUN: Duration = Duration::from_secs(60);
 
 pub struct Child<A: Actor> {
     name: &'static str,
@@ -22,6 +28,7 @@ pub struct Child<A: Actor> {
     backoff: Backoff,
     restart_at: Option<Instant>,
     restarts: u32,
+    started_at: Instant,
 }
 
 /// What a supervision check found.
@@ -38,9 +45,10 @@ impl<A: Actor> Child<A> {
         Self {
             name,
             addr: Some(addr),
-            backoff: Backoff::new(FIRST_RESTART, MAX_RESTART),
+            backoff: RESTART.start(),
             restart_at: None,
             restarts: 0,
+            started_at: Instant::now(),
         }
     }
 
@@ -60,11 +68,15 @@ impl<A: Actor> Child<A> {
     /// Restarts the child with `start` once it is dead and its backoff has passed.
     pub fn check(&mut self, now: Instant, start: impl FnOnce() -> Addr<A>) -> ChildCheck {
         if self.addr().is_some() {
+            if now.saturating_duration_since(self.started_at) >= STABLE_RUN {
+                self.backoff.reset();
+            }
             return ChildCheck::Alive;
         }
         match self.restart_at {
             None => {
-                let delay = self.backoff.next_delay();
+                // RESTART has no elapsed budget, so there is always a delay.
+                let delay = self.backoff.next_delay().unwrap_or(RESTART.max);
                 tracing::warn!(
                     child = self.name,
                     ?delay,
@@ -77,6 +89,7 @@ impl<A: Actor> Child<A> {
             Some(_) => {
                 self.addr = Some(start());
                 self.restart_at = None;
+                self.started_at = now;
                 self.restarts += 1;
                 ChildCheck::Restarted
             }
@@ -139,13 +152,37 @@ mod tests {
         let now = Instant::now();
         assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
         assert_eq!(child.check(now, || Fragile.start()), ChildCheck::Waiting);
-        let later = now + MAX_RESTART;
+        let later = now + RESTART.max;
         assert_eq!(
             child.check(later, || Fragile.start()),
             ChildCheck::Restarted
         );
         assert_eq!(child.restarts(), 1);
         assert_eq!(child.check(later, || Fragile.start()), ChildCheck::Alive);
+
+        // Dying again soon waits longer; after a stable run, the backoff
+        // starts over from 200 ms.
+        let kill = |child: &Child<Fragile>| child.addr().unwrap().do_send(StopChild);
+        kill(&child);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(child.check(later, || Fragile.start()), ChildCheck::Waiting);
+        let soon = later + Duration::from_millis(199);
+        assert_eq!(child.check(soon, || Fragile.start()), ChildCheck::Waiting);
+        let second = later + RESTART.max;
+        assert_eq!(
+            child.check(second, || Fragile.start()),
+            ChildCheck::Restarted
+        );
+        let stable = second + STABLE_RUN;
+        assert_eq!(child.check(stable, || Fragile.start()), ChildCheck::Alive);
+        kill(&child);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(child.check(stable, || Fragile.start()), ChildCheck::Waiting);
+        let first_delay = stable + Duration::from_millis(200);
+        assert_eq!(
+            child.check(first_delay, || Fragile.start()),
+            ChildCheck::Restarted
+        );
         child.addr().unwrap().send(StopChild).await.unwrap();
     }
 }

@@ -3,7 +3,6 @@
 //! Scheduler or ConductorOne task loop; a SyncArbiter pool for the blocking
 //! c1z work; reload as a diff; graceful shutdown.
 
-pub mod backoff;
 pub mod child;
 pub mod fetcher;
 pub mod instance;

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::instance::{
-    Instance, InstanceSpec, Mode, RunSync, Stop, SyncReport, SyncTarget, Trigger,
+    Instance, InstanceSpec, LifecycleSettings, Mode, RunSync, Stop, SyncReport, SyncTarget, Trigger,
 };
 use super::status::StatusBoard;
 use crate::config::TenantConfig;
@@ -43,6 +43,8 @@ pub fn sync_once_scoped(
             tenant_dir,
             board: StatusBoard::new(0, 1),
             sync_slots: Arc::new(Semaphore::new(1)),
+            lifecycle: LifecycleSettings::default(),
+            restarted: false,
         };
         let instance = Instance::new(spec).start();
         let cancel = CancellationToken::new();

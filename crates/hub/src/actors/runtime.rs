@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use actix::Addr;
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
+use super::instance::LifecycleSettings;
 use super::shard;
 use super::status::StatusBoard;
 use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor};
@@ -96,14 +98,13 @@ pub fn serve(
         );
     }
 
-    let shutdown_grace = config.hub.shutdown_grace;
-    let watch_every = match source {
-        ConfigSource::File(_) => config.hub.watch_config,
-        ConfigSource::Fixed { .. } => None,
-    };
+    let live = Arc::new(watch::Sender::new(LiveSettings::of(&config)));
+    let watches_file = matches!(source, ConfigSource::File(_));
     let system = actix::System::new();
     let (supervisor, system_handle) = system.block_on(async {
-        let supervisor = actix::Actor::start(Supervisor::new(config, ordinal, board.clone()));
+        let lifecycle = LifecycleSettings::from_env();
+        let supervisor = Supervisor::new(config, ordinal, board.clone(), lifecycle);
+        let supervisor = actix::Actor::start(supervisor);
         (supervisor, actix::System::current())
     });
 
@@ -111,6 +112,7 @@ pub fn serve(
         source,
         supervisor: supervisor.clone(),
         admin: admin_access.clone(),
+        live: live.clone(),
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = AdminState {
@@ -140,11 +142,11 @@ pub fn serve(
         reloader.clone(),
         supervisor.clone(),
         system_handle,
-        shutdown_grace,
+        live.subscribe(),
         stop,
     ));
-    if let Some(every) = watch_every.filter(|every| !every.is_zero()) {
-        control.spawn(watch_config(reloader, every));
+    if watches_file {
+        control.spawn(watch_config(reloader, live.subscribe()));
     }
 
     system.run()?;
@@ -155,12 +157,30 @@ pub fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Hub settings the control plane applies on reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LiveSettings {
+    shutdown_grace: Duration,
+    /// How often to look at the config file; `None` or zero: never.
+    watch_config: Option<Duration>,
+}
+
+impl LiveSettings {
+    fn of(config: &HubConfig) -> Self {
+        Self {
+            shutdown_grace: config.hub.shutdown_grace,
+            watch_config: config.hub.watch_config.filter(|every| !every.is_zero()),
+        }
+    }
+}
+
 /// Loads the config off the actor threads and hands it to the Supervisor.
 #[derive(Clone)]
 struct Reloader {
     source: ConfigSource,
     supervisor: Addr<Supervisor>,
     admin: AdminAccess,
+    live: Arc<watch::Sender<LiveSettings>>,
 }
 
 impl Reloader {
@@ -178,12 +198,21 @@ impl Reloader {
         match loaded {
             Ok(config) => {
                 let admin_token = config.hub.admin_token.clone();
+                let live = LiveSettings::of(&config);
                 let report = self
                     .supervisor
                     .send(ApplyConfig(Box::new(config)))
                     .await
                     .map_err(|err| format!("the supervisor is not running: {err}"))??;
                 self.admin.set_token(admin_token);
+                self.live.send_if_modified(|current| {
+                    let changed = *current != live;
+                    if changed {
+                        tracing::info!(?live.shutdown_grace, ?live.watch_config, "shutdown grace and config watching follow the new config");
+                    }
+                    *current = live;
+                    changed
+                });
                 serde_json::to_value(report).map_err(|err| err.to_string())
             }
             Err(err) => {
@@ -204,7 +233,7 @@ async fn signals(
     reloader: Reloader,
     supervisor: Addr<Supervisor>,
     system: actix::System,
-    grace: Duration,
+    live: watch::Receiver<LiveSettings>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -228,7 +257,11 @@ async fn signals(
             () = &mut stop => break,
         }
     }
-    tracing::info!(?grace, "stopping: in-flight syncs get the grace period");
+    let grace = live.borrow().shutdown_grace;
+    tracing::info!(
+        ?grace,
+        "stopping: in-flight syncs that make progress get the grace period"
+    );
     let stopped = supervisor.send(Shutdown { grace });
     tokio::select! {
         _ = stopped => {}
@@ -242,22 +275,38 @@ async fn signals(
 }
 
 /// Reloads when the config file's content changes: Kubernetes rewrites a
-/// mounted ConfigMap but sends no SIGHUP.
-async fn watch_config(reloader: Reloader, every: Duration) {
+/// mounted ConfigMap but sends no SIGHUP. The period follows reloads.
+async fn watch_config(reloader: Reloader, mut live: watch::Receiver<LiveSettings>) {
     let ConfigSource::File(watched) = reloader.source.clone() else {
         return;
     };
-    let digest = |path: &Path| std::fs::read(path).ok().map(Sha256::digest);
-    let mut last = digest(&watched);
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        let path = watched.clone();
-        let current = tokio::task::spawn_blocking(move || digest(&path))
+    let digest = |path: PathBuf| async move {
+        tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(Sha256::digest))
             .await
             .ok()
-            .flatten();
+            .flatten()
+    };
+    let mut last = digest(watched.clone()).await;
+    loop {
+        let every = live.borrow_and_update().watch_config;
+        let tick = async {
+            match every {
+                Some(every) => tokio::time::sleep(every).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tick => {}
+            changed = live.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // New settings come from a reload of the file as it is now.
+                last = digest(watched.clone()).await;
+                continue;
+            }
+        }
+        let current = digest(watched.clone()).await;
         if current.is_some() && current != last {
             tracing::info!(path = %watched.display(), "config file changed: reloading");
             last = current;

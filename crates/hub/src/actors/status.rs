@@ -9,41 +9,92 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::actors::instance::Trigger;
 use crate::telemetry::metrics;
 use conductorone::{RunnerStatus, SessionState};
 use confluence::ConfluenceClient;
 
+/// How the tenant is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Starting,
+    Healthy,
+    /// The last sync failed, or something that no sync clears (no client, a
+    /// refused ConductorOne session) stands.
+    Failing,
+    /// Its actors keep dying; clears after a stable period without a restart.
+    Degraded,
+    Stopped,
+}
+
+/// What the tenant is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activity {
+    Idle,
+    Syncing,
+    Provisioning,
+}
+
+/// The single `state` of `/status` and of the `confluence_hub_tenants{state}`
+/// gauge: the health when it needs attention (or the tenant is not running),
+/// else the activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantState {
     Starting,
     Idle,
     Syncing,
+    Provisioning,
     Failing,
     Degraded,
     Stopped,
 }
 
 impl TenantState {
-    pub const ALL: [TenantState; 6] = [
+    pub const ALL: [TenantState; 7] = [
         Self::Starting,
         Self::Idle,
         Self::Syncing,
+        Self::Provisioning,
         Self::Failing,
         Self::Degraded,
         Self::Stopped,
     ];
+
+    pub fn of(health: Health, activity: Activity) -> Self {
+        match (health, activity) {
+            (Health::Starting, _) => Self::Starting,
+            (Health::Failing, _) => Self::Failing,
+            (Health::Degraded, _) => Self::Degraded,
+            (Health::Stopped, _) => Self::Stopped,
+            (Health::Healthy, Activity::Idle) => Self::Idle,
+            (Health::Healthy, Activity::Syncing) => Self::Syncing,
+            (Health::Healthy, Activity::Provisioning) => Self::Provisioning,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Starting => "starting",
             Self::Idle => "idle",
             Self::Syncing => "syncing",
+            Self::Provisioning => "provisioning",
             Self::Failing => "failing",
             Self::Degraded => "degraded",
             Self::Stopped => "stopped",
         }
     }
+}
+
+/// Why the next scheduled sync comes when it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum NextSyncReason {
+    #[serde(rename = "schedule")]
+    Schedule,
+    #[serde(rename = "retry after failure")]
+    RetryAfterFailure,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -90,26 +141,32 @@ pub struct LastSync {
     pub rate_limit_wait_ms: u64,
     /// Bytes of the finished c1z (0 when the sync failed).
     pub file_size: u64,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TenantStatus {
     pub id: String,
+    /// Derived from `health` and `activity`; kept for dashboards.
     pub state: TenantState,
+    pub health: Health,
+    pub activity: Activity,
     /// Bumped each time the tenant's actor tree is (re)built.
     pub generation: u64,
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
     #[serde(with = "rfc3339_option")]
     pub next_sync_at: Option<SystemTime>,
+    pub next_sync_reason: Option<NextSyncReason>,
     pub last_sync: Option<LastSync>,
     /// `"scheduler"` or `"conductorone"`.
     pub mode: &'static str,
     pub confluence_version: Option<String>,
     /// Child actors restarted since the tenant started.
     pub restarts: u32,
+    /// Restarts since the last stable period; `degraded` counts these.
+    pub restarts_in_a_row: u32,
     /// The ConductorOne session, for tenants in service mode.
     pub conductorone: Option<C1Status>,
     /// The tenant's request pacing, read live from its client at each look.
@@ -176,14 +233,18 @@ impl TenantStatus {
         Self {
             id: id.to_owned(),
             state: TenantState::Starting,
+            health: Health::Starting,
+            activity: Activity::Idle,
             generation,
             consecutive_failures: 0,
             last_error: None,
             next_sync_at: None,
+            next_sync_reason: None,
             last_sync: None,
             mode,
             confluence_version: None,
             restarts: 0,
+            restarts_in_a_row: 0,
             conductorone: None,
             pacing_source: None,
         }
@@ -325,39 +386,7 @@ impl StatusBoard {
             }
         }
     }
-
-    /// Records a finished sync and derives the tenant's state from it.
-    pub fn record_sync(&self, id: &str, sync: LastSync) {
-        self.update(id, |status| {
-            match sync.outcome {
-                SyncOutcome::Ok => {
-                    status.consecutive_failures = 0;
-                    status.last_error = None;
-                    status.state = TenantState::Idle;
-                }
-                SyncOutcome::Error => {
-                    status.consecutive_failures += 1;
-                    status.last_error = sync.error.clone();
-                    status.state = TenantState::Failing;
-                }
-                SyncOutcome::Cancelled => {
-                    status.state = if status.consecutive_failures > 0 {
-                        TenantState::Failing
-                    } else {
-                        TenantState::Idle
-                    };
-                }
-            }
-            if status.restarts >= DEGRADED_AFTER_RESTARTS {
-                status.state = TenantState::Degraded;
-            }
-            status.last_sync = Some(sync);
-        });
-    }
 }
-
-/// A tenant whose children had to be restarted this often is `degraded`.
-pub const DEGRADED_AFTER_RESTARTS: u32 = 5;
 
 fn publish_state(id: &str, before: Option<TenantState>, after: TenantState) {
     if let Some(before) = before {
@@ -404,94 +433,4 @@ mod rfc3339_option {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sync(outcome: SyncOutcome, error: Option<&str>) -> LastSync {
-        let now = SystemTime::now();
-        LastSync {
-            started_at: now,
-            ended_at: now,
-            outcome,
-            duration_ms: 5,
-            counts: ObjectCounts::default(),
-            requests: 3,
-            rate_limited: 0,
-            retries: 0,
-            rate_limit_wait_ms: 0,
-            file_size: 0,
-            trigger: "schedule".into(),
-            error: error.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn status_json_has_the_documented_shape() {
-        let board = StatusBoard::new(0, 1);
-        board.insert(TenantStatus::new("acme", 1, "scheduler"));
-        board.record_sync("acme", sync(SyncOutcome::Ok, None));
-        board.record_reload(3, Vec::new());
-        let json = board.to_json();
-        assert_eq!(json["config_generation"], 3);
-        assert_eq!(json["last_reload"]["ok"], true);
-        let tenant = &json["tenants"][0];
-        assert_eq!(tenant["id"], "acme");
-        assert_eq!(tenant["state"], "idle");
-        assert_eq!(tenant["last_sync"]["outcome"], "ok");
-        assert_eq!(tenant["last_sync"]["counts"]["grant"], 0);
-        assert!(tenant["next_sync_at"].is_null());
-        assert!(
-            tenant["last_sync"]["started_at"]
-                .as_str()
-                .unwrap()
-                .ends_with('Z')
-        );
-    }
-
-    #[test]
-    fn status_shows_the_tenants_live_pacing() {
-        use confluence::settings::{Auth, ClientSettings};
-        use platform::secret::Secret;
-
-        let url = reqwest::Url::parse("http://127.0.0.1:9").unwrap();
-        let settings = ClientSettings::new("acme", url, Auth::Token(Secret::new("t".into())));
-        let client = ConfluenceClient::new(&settings).unwrap();
-        let board = StatusBoard::new(0, 1);
-        board.insert(TenantStatus::new("acme", 1, "scheduler"));
-        assert!(board.to_json()["tenants"][0]["pacing"].is_null());
-        board.update("acme", |status| status.pacing_source = Some(client));
-        let pacing = &board.to_json()["tenants"][0]["pacing"];
-        assert_eq!(pacing["mode"], "adaptive", "{pacing}");
-        assert_eq!(pacing["concurrency_limit"], 4, "{pacing}");
-    }
-
-    #[test]
-    fn failures_count_up_and_reset_on_success() {
-        let board = StatusBoard::new(0, 1);
-        board.insert(TenantStatus::new("beta", 1, "scheduler"));
-        board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
-        board.record_sync("beta", sync(SyncOutcome::Error, Some("bad credentials")));
-        let status = board.tenant("beta").unwrap();
-        assert_eq!(
-            (status.state, status.consecutive_failures),
-            (TenantState::Failing, 2)
-        );
-        assert_eq!(status.last_error.as_deref(), Some("bad credentials"));
-        board.record_sync("beta", sync(SyncOutcome::Ok, None));
-        let status = board.tenant("beta").unwrap();
-        assert_eq!(
-            (status.state, status.consecutive_failures),
-            (TenantState::Idle, 0)
-        );
-    }
-
-    #[test]
-    fn readiness_waits_for_every_tenant_to_start() {
-        let board = StatusBoard::new(0, 1);
-        board.insert(TenantStatus::new("gamma", 1, "scheduler"));
-        board.set_ready(true);
-        assert!(!board.is_ready());
-        board.update("gamma", |status| status.state = TenantState::Idle);
-        assert!(board.is_ready());
-    }
-}
+mod tests;

@@ -16,9 +16,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::child::{Child, ChildCheck};
-use super::instance::{Instance, InstanceSpec, Mode, Stop};
+use super::instance::{Instance, InstanceSpec, LifecycleSettings, Mode, Stop};
 use super::shard::replica_for;
-use super::status::{DEGRADED_AFTER_RESTARTS, StatusBoard, TenantState, TenantStatus};
+use super::status::{StatusBoard, TenantStatus};
 use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff};
 use crate::telemetry::metrics;
 
@@ -39,11 +39,17 @@ pub struct Supervisor {
     sync_slots: Arc<Semaphore>,
     tenants: BTreeMap<TenantId, TenantSlot>,
     next_instance_generation: u64,
+    lifecycle: LifecycleSettings,
     shutting_down: bool,
 }
 
 impl Supervisor {
-    pub fn new(config: HubConfig, ordinal: u32, board: StatusBoard) -> Self {
+    pub fn new(
+        config: HubConfig,
+        ordinal: u32,
+        board: StatusBoard,
+        lifecycle: LifecycleSettings,
+    ) -> Self {
         let workers = config.hub.workers;
         Self {
             arbiters: (0..workers).map(|_| Arbiter::new()).collect(),
@@ -55,6 +61,7 @@ impl Supervisor {
             next_arbiter: 0,
             tenants: BTreeMap::new(),
             next_instance_generation: 1,
+            lifecycle,
             shutting_down: false,
         }
     }
@@ -71,8 +78,13 @@ impl Supervisor {
             .collect()
     }
 
-    fn tenant_dir(&self, id: &TenantId) -> PathBuf {
-        self.config.hub.data_dir.join(id.as_str())
+    fn instance_parts(&self) -> InstanceParts {
+        InstanceParts {
+            data_dir: self.config.hub.data_dir.clone(),
+            board: self.board.clone(),
+            sync_slots: self.sync_slots.clone(),
+            lifecycle: self.lifecycle,
+        }
     }
 
     fn start_tenant(&mut self, tenant: TenantConfig) {
@@ -86,14 +98,7 @@ impl Supervisor {
         self.next_arbiter += 1;
         let generation = self.next_instance_generation;
         self.next_instance_generation += 1;
-        let spec = InstanceSpec {
-            tenant_dir: self.tenant_dir(&tenant.id),
-            tenant: tenant.clone(),
-            generation,
-            mode: Mode::for_tenant(&tenant),
-            board: self.board.clone(),
-            sync_slots: self.sync_slots.clone(),
-        };
+        let spec = self.instance_parts().spec(&tenant, generation, false);
         self.board.insert(TenantStatus::new(
             tenant.id.as_str(),
             generation,
@@ -115,33 +120,45 @@ impl Supervisor {
             return;
         }
         let now = Instant::now();
+        let parts = self.instance_parts();
         for (id, slot) in &mut self.tenants {
             let next_generation = self.next_instance_generation;
             // Built only for a restart: this runs for every tenant twice a
             // second, and the spec clones the tenant's whole config.
             let start = || {
-                let spec = InstanceSpec {
-                    tenant_dir: self.config.hub.data_dir.join(id.as_str()),
-                    tenant: slot.config.clone(),
-                    generation: next_generation,
-                    mode: Mode::for_tenant(&slot.config),
-                    board: self.board.clone(),
-                    sync_slots: self.sync_slots.clone(),
-                };
+                let spec = parts.spec(&slot.config, next_generation, true);
                 start_instance(&slot.arbiter, spec)
             };
             if slot.instance.check(now, start) == ChildCheck::Restarted {
                 self.next_instance_generation += 1;
                 slot.generation = next_generation;
                 let restarts = slot.instance.restarts();
+                // The new Instance counts the restart in its tenant's state.
                 tracing::warn!(tenant = %id, generation = next_generation, restarts, "tenant instance restarted");
-                self.board.update(id.as_str(), |status| {
-                    status.restarts = status.restarts.max(restarts);
-                    if status.restarts >= DEGRADED_AFTER_RESTARTS {
-                        status.state = TenantState::Degraded;
-                    }
-                });
             }
+        }
+    }
+}
+
+/// What every Instance of this hub is built with, besides its tenant.
+struct InstanceParts {
+    data_dir: PathBuf,
+    board: StatusBoard,
+    sync_slots: Arc<Semaphore>,
+    lifecycle: LifecycleSettings,
+}
+
+impl InstanceParts {
+    fn spec(&self, tenant: &TenantConfig, generation: u64, restarted: bool) -> InstanceSpec {
+        InstanceSpec {
+            tenant_dir: self.data_dir.join(tenant.id.as_str()),
+            tenant: tenant.clone(),
+            generation,
+            mode: Mode::for_tenant(tenant),
+            board: self.board.clone(),
+            sync_slots: self.sync_slots.clone(),
+            lifecycle: self.lifecycle,
+            restarted,
         }
     }
 }

@@ -49,9 +49,16 @@ impl SyncJob {
         };
         let stats_before = self.client.stats();
         // A bad token is answered as the anonymous user, not with a 401:
-        // check who we are first, so it fails as bad credentials.
-        self.client.current_user().await?;
-        let version = self.client.version().await?;
+        // check who we are first, so it fails as bad credentials. Both may
+        // sit in retry backoff against a failing server: stopping cancels them.
+        let checks = async {
+            self.client.current_user().await?;
+            self.client.version().await
+        };
+        let version = tokio::select! {
+            version = checks => version?,
+            () = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+        };
         self.board.update(self.tenant.id.as_str(), |status| {
             status.confluence_version = Some(version.to_string());
         });

@@ -2,7 +2,8 @@
 //! tenant's ConductorOne session (startup Hello, GetTask polling, heartbeats,
 //! FinishTask) and turns its tasks into messages to the tenant's actors —
 //! syncs to the Instance, uploads to the Uploader, provisioning to the
-//! Provisioner. A session refused for good (bad credentials) leaves the
+//! Provisioner. It reports the session to the Instance, which owns the
+//! tenant's state: a session refused for good (bad credentials) leaves the
 //! tenant `failing` without a restart; one that lost its connection setup
 //! stops, and the Instance restarts it with backoff.
 
@@ -18,9 +19,8 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::child::StopChild;
-use super::instance::{RunSync, SyncTarget, Trigger};
+use super::instance::{RunSync, SessionEvent, SyncTarget, Trigger};
 use super::provisioner::{Provision, ProvisionRequest, ProvisionResponse};
-use super::status::{C1Status, StatusBoard, TenantState};
 use super::uploader::Upload;
 use crate::sync::{SyncError, SyncScope};
 use baton::model::ResourceKind;
@@ -35,8 +35,7 @@ use conductorone::task::{
     SyncRequest, SyncedFile, TaskError, TaskHandler, is_acceptable_task_id,
 };
 use conductorone::upload::{UploadError, upload_c1z};
-use conductorone::{RunnerStatus, SessionError, SessionState, TaskRunner};
-use confluence::ErrorKind;
+use conductorone::{SessionError, TaskRunner};
 
 /// How long a stopping session may take to finish its running tasks (the
 /// runner cancels syncs at once and gives provisioning tasks this long).
@@ -46,7 +45,8 @@ pub struct TaskLoop {
     settings: C1Settings,
     metadata: ConnectorMetadata,
     handler: Arc<HubTaskHandler>,
-    board: StatusBoard,
+    /// The tenant's Instance, weakly (it owns this actor).
+    session: WeakRecipient<SessionEvent>,
     stop: Option<oneshot::Sender<()>>,
     finished: watch::Sender<bool>,
 }
@@ -56,13 +56,13 @@ impl TaskLoop {
         settings: C1Settings,
         metadata: ConnectorMetadata,
         handler: HubTaskHandler,
-        board: StatusBoard,
+        session: WeakRecipient<SessionEvent>,
     ) -> Self {
         Self {
             settings,
             metadata,
             handler: Arc::new(handler),
-            board,
+            session,
             stop: None,
             finished: watch::Sender::new(false),
         }
@@ -83,13 +83,14 @@ impl Actor for TaskLoop {
         let (stop, stopped) = oneshot::channel();
         self.stop = Some(stop);
 
-        let board = self.board.clone();
-        let mirror_tenant = tenant.clone();
+        let session = self.session.clone();
         ctx.spawn(
             async move {
                 loop {
                     let snapshot = status.borrow_and_update().clone();
-                    mirror(&board, &mirror_tenant, &snapshot);
+                    if let Some(instance) = session.upgrade() {
+                        instance.do_send(SessionEvent::Status(Box::new(snapshot)));
+                    }
                     if status.changed().await.is_err() {
                         break;
                     }
@@ -108,33 +109,17 @@ impl Actor for TaskLoop {
                 Err(err @ SessionError::Refused { .. }) => {
                     // Permanent: restarting would only repeat the refusal.
                     // The actor stays, so the Instance does not restart it.
-                    task_loop.board.update(&tenant, |status| {
-                        status.state = TenantState::Failing;
-                        status.consecutive_failures += 1;
-                        status.last_error = Some(err.to_string());
-                    });
+                    if let Some(instance) = task_loop.session.upgrade() {
+                        instance.do_send(SessionEvent::Refused(err.to_string()));
+                    }
                 }
                 Err(err @ SessionError::Connection { .. }) => {
-                    task_loop.board.update(&tenant, |status| {
-                        status.last_error = Some(err.to_string());
-                    });
+                    tracing::warn!(tenant, error = %err, "ConductorOne session lost; it restarts after backoff");
                     ctx.stop();
                 }
             }
         }));
     }
-}
-
-fn mirror(board: &StatusBoard, tenant: &str, snapshot: &RunnerStatus) {
-    board.update(tenant, |status| {
-        status.conductorone = Some(C1Status::from(snapshot));
-        if snapshot.state == SessionState::Connected
-            && status.state == TenantState::Failing
-            && status.consecutive_failures == 0
-        {
-            status.state = TenantState::Idle;
-        }
-    });
 }
 
 impl Handler<StopChild> for TaskLoop {
@@ -359,35 +344,16 @@ fn scope(request: &SyncRequest) -> Result<SyncScope, TaskError> {
     Ok(scope)
 }
 
-/// A failed sync as ConductorOne records it. Only configuration problems are
-/// non-retryable; everything else may well work next time.
+/// A failed sync as ConductorOne records it: Confluence failures through the
+/// one error-kind table; the hub's own troubles may well pass next time.
 fn sync_error(error: &SyncError) -> TaskError {
     let code = match error {
+        SyncError::Confluence(err) => return crate::error_kind::task_error(err),
         SyncError::Cancelled => tonic::Code::Cancelled,
         SyncError::AlreadyRunning { .. }
         | SyncError::Stopping
         | SyncError::FetcherLost { .. }
         | SyncError::WriterLost(_) => tonic::Code::Unavailable,
-        SyncError::Confluence(err) => match err.kind() {
-            ErrorKind::BadCredentials { .. } | ErrorKind::Unauthorized { .. } => {
-                tonic::Code::Unauthenticated
-            }
-            ErrorKind::Forbidden { .. } => tonic::Code::PermissionDenied,
-            ErrorKind::NotFound { .. } => tonic::Code::NotFound,
-            ErrorKind::RateLimited { .. }
-            | ErrorKind::WaitBeyondBudget { .. }
-            | ErrorKind::Server { .. }
-            | ErrorKind::Transport { .. }
-            | ErrorKind::Timeout { .. } => tonic::Code::Unavailable,
-            ErrorKind::RemoteApiDisabled { .. }
-            | ErrorKind::Redirected { .. }
-            | ErrorKind::Setup { .. } => tonic::Code::FailedPrecondition,
-            ErrorKind::Unsupported { .. } => tonic::Code::Unimplemented,
-            ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
-                tonic::Code::ResourceExhausted
-            }
-            _ => tonic::Code::Unknown,
-        },
         SyncError::C1z(_) | SyncError::Internal(_) => tonic::Code::Internal,
     };
     TaskError::new(code, error.to_string())

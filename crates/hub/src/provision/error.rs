@@ -6,7 +6,7 @@
 use tonic::Code;
 
 use conductorone::TaskError;
-use confluence::{ConfluenceError, ErrorKind};
+use confluence::ConfluenceError;
 
 /// A request this connector cannot act on as sent (bad ids, unknown slugs,
 /// values Confluence would refuse).
@@ -58,37 +58,7 @@ pub(super) fn internal(tenant: &str, message: impl AsRef<str>) -> TaskError {
 
 /// A Confluence failure; its message already names the tenant and the fix.
 pub(super) fn from_confluence(err: &ConfluenceError) -> TaskError {
-    let (code, permanent) = match err.kind() {
-        ErrorKind::BadCredentials { .. } | ErrorKind::Unauthorized { .. } => {
-            (Code::Unauthenticated, true)
-        }
-        ErrorKind::Forbidden { .. } => (Code::PermissionDenied, true),
-        ErrorKind::NotFound { .. } => (Code::NotFound, true),
-        ErrorKind::Conflict { .. } => (Code::AlreadyExists, true),
-        ErrorKind::Rejected { status: 400, .. } => (Code::InvalidArgument, true),
-        ErrorKind::Rejected { .. }
-        | ErrorKind::RemoteApiDisabled { .. }
-        | ErrorKind::NameNotAddressable { .. }
-        | ErrorKind::Unsupported { .. }
-        | ErrorKind::Redirected { .. }
-        | ErrorKind::Setup { .. } => (Code::FailedPrecondition, true),
-        ErrorKind::JsonRpc { .. } | ErrorKind::Refused { .. } => (Code::Unknown, true),
-        ErrorKind::RateLimited { .. }
-        | ErrorKind::WaitBeyondBudget { .. }
-        | ErrorKind::Server { .. }
-        | ErrorKind::Transport { .. }
-        | ErrorKind::Timeout { .. } => (Code::Unavailable, false),
-        ErrorKind::Undecodable { .. } => (Code::Unknown, false),
-        ErrorKind::ResponseTooLarge { .. } | ErrorKind::TooManyPages { .. } => {
-            (Code::ResourceExhausted, true)
-        }
-    };
-    let error = TaskError::new(code, err.to_string());
-    if permanent {
-        error.non_retryable()
-    } else {
-        error
-    }
+    crate::error_kind::task_error(err)
 }
 
 #[cfg(test)]

@@ -4,15 +4,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::Message;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::status::{ObjectCounts, StatusBoard};
+use super::lifecycle::LifecycleSettings;
+use crate::actors::status::{NextSyncReason, ObjectCounts, StatusBoard};
 use crate::config::TenantConfig;
 use crate::sync::{Progress, Skipped, SyncError, SyncScope};
+use conductorone::RunnerStatus;
 use confluence::ClientStats;
 
 /// Why a sync runs.
@@ -21,6 +23,13 @@ pub enum Trigger {
     Schedule,
     ConductorOne { task_id: String },
     OneShot,
+}
+
+/// `/status` shows the label; a task id is in the logs.
+impl serde::Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
 }
 
 impl Trigger {
@@ -127,4 +136,25 @@ pub struct InstanceSpec {
     pub board: StatusBoard,
     /// Hub-wide bound on syncs running at once.
     pub sync_slots: Arc<Semaphore>,
+    pub lifecycle: LifecycleSettings,
+    /// True when the Supervisor re-creates an Instance that died.
+    pub restarted: bool,
+}
+
+/// What the Scheduler decided about the next sync.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NextSync {
+    pub at: Option<SystemTime>,
+    pub reason: NextSyncReason,
+}
+
+/// The ConductorOne session, as far as the tenant's health goes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum SessionEvent {
+    /// The session's latest snapshot, shown on `/status`.
+    Status(Box<RunnerStatus>),
+    /// Refused for good; the message says why and what to do.
+    Refused(String),
 }

@@ -4,6 +4,8 @@
 //! backoff, and stops gracefully: in-flight work gets a grace period, then is
 //! cancelled and its temp files removed.
 
+mod drain;
+mod lifecycle;
 mod messages;
 mod record;
 
@@ -18,17 +20,22 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use self::messages::{InstanceSpec, Mode, RunSync, Stop, SyncReport, SyncTarget, Trigger};
+use self::lifecycle::Lifecycle;
+pub use self::lifecycle::LifecycleSettings;
+pub use self::messages::{
+    InstanceSpec, Mode, NextSync, RunSync, SessionEvent, Stop, SyncReport, SyncTarget, Trigger,
+};
 use super::child::{Child, ChildCheck, StopChild};
 use super::fetcher::{GroupsFetcher, SpacesFetcher, UsersFetcher};
 use super::provisioner::{Provision, ProvisionResponse, Provisioner};
-use super::scheduler::Scheduler;
-use super::status::{DEGRADED_AFTER_RESTARTS, TenantState, TenantStatus};
+use super::scheduler::{ScheduleSettings, Scheduler};
+use super::status::{C1Status, TenantStatus};
 use super::sync_job::{Fetchers, SyncJob};
 use super::task_loop::{HubTaskHandler, TaskLoop};
 use super::uploader::{Upload, Uploader};
 use crate::provision;
 use crate::sync::SyncError;
+use conductorone::SessionState;
 use conductorone::settings::C1Settings;
 use conductorone::task::TaskError;
 use conductorone::upload::{UploadError, upload_c1z};
@@ -44,9 +51,18 @@ pub struct Instance {
     task_loop: Option<Child<TaskLoop>>,
     uploader: Option<Child<Uploader>>,
     provisioner: Option<Child<Provisioner>>,
-    running: Option<(CancellationToken, Instant)>,
+    running: Option<RunningSync>,
     busy: watch::Sender<bool>,
     stopping: bool,
+    lifecycle: Lifecycle,
+}
+
+/// The sync in flight: how to cancel it, when it began, and the client whose
+/// answers show whether it is making progress.
+struct RunningSync {
+    cancel: CancellationToken,
+    started: Instant,
+    client: ConfluenceClient,
 }
 
 const SUPERVISE_EVERY: Duration = Duration::from_millis(500);
@@ -54,6 +70,7 @@ const SUPERVISE_EVERY: Duration = Duration::from_millis(500);
 impl Instance {
     pub fn new(spec: InstanceSpec) -> Self {
         let client = ConfluenceClient::new(&spec.tenant.confluence).map_err(|err| err.to_string());
+        let spec_lifecycle = spec.lifecycle;
         Self {
             spec,
             client,
@@ -67,6 +84,7 @@ impl Instance {
             running: None,
             busy: watch::Sender::new(false),
             stopping: false,
+            lifecycle: Lifecycle::new(spec_lifecycle),
         }
     }
 
@@ -85,16 +103,7 @@ impl Instance {
         restarted += u32::from(check_fetcher(&mut self.spaces, now));
         if let Some(scheduler) = &mut self.scheduler {
             let spec = &self.spec;
-            let weak = ctx.address().downgrade().recipient();
-            let check = scheduler.check(now, || {
-                Scheduler::new(
-                    spec.tenant.id.to_string(),
-                    weak,
-                    spec.tenant.sync.interval,
-                    spec.board.clone(),
-                )
-                .start()
-            });
+            let check = scheduler.check(now, || scheduler_for(spec, ctx).start());
             restarted += u32::from(check == ChildCheck::Restarted);
         }
         if let Some(uploader) = &mut self.uploader {
@@ -116,19 +125,10 @@ impl Instance {
             let check = task_loop.check(now, || task_loop_for(spec, settings, instance).start());
             restarted += u32::from(check == ChildCheck::Restarted);
         }
-        if restarted > 0 {
-            self.spec
-                .board
-                .update(self.spec.tenant.id.as_str(), |status| {
-                    status.restarts += restarted;
-                    if status.restarts >= DEGRADED_AFTER_RESTARTS {
-                        status.state = TenantState::Degraded;
-                        status.last_error = Some(format!(
-                            "child actors restarted {} times; see the logs for the panics",
-                            status.restarts
-                        ));
-                    }
-                });
+        let recovered = self.lifecycle.tick(now);
+        self.lifecycle.restarted(restarted, now);
+        if restarted > 0 || recovered {
+            self.publish();
         }
     }
 
@@ -196,15 +196,8 @@ impl Actor for Instance {
         self.spec.board.update(&tenant, |status| {
             status.generation = generation;
             status.pacing_source = pacing_source;
-            match client_error {
-                None => status.state = TenantState::Idle,
-                Some(err) => {
-                    status.state = TenantState::Failing;
-                    status.consecutive_failures += 1;
-                    status.last_error = Some(err);
-                }
-            }
         });
+        self.resume_lifecycle(client_error);
         self.users = Some(Child::new("users fetcher", UsersFetcher::default().start()));
         self.groups = Some(Child::new(
             "groups fetcher",
@@ -230,12 +223,7 @@ impl Actor for Instance {
             }
         }
         if self.spec.mode == Mode::Scheduled {
-            let scheduler = Scheduler::new(
-                tenant.clone(),
-                ctx.address().downgrade().recipient(),
-                self.spec.tenant.sync.interval,
-                self.spec.board.clone(),
-            );
+            let scheduler = scheduler_for(&self.spec, ctx);
             self.scheduler = Some(Child::new("scheduler", scheduler.start()));
         }
         ctx.run_interval(SUPERVISE_EVERY, |instance, ctx| instance.supervise(ctx));
@@ -259,8 +247,8 @@ impl Handler<RunSync> for Instance {
         if self.stopping {
             return Box::pin(fut::ready(Err(SyncError::Stopping)));
         }
-        if let Some((_, started)) = &self.running {
-            let started_ago = started.elapsed();
+        if let Some(running) = &self.running {
+            let started_ago = running.started.elapsed();
             return Box::pin(fut::ready(Err(SyncError::AlreadyRunning { started_ago })));
         }
         let client = match &self.client {
@@ -272,11 +260,14 @@ impl Handler<RunSync> for Instance {
             Err(err) => return Box::pin(fut::ready(Err(err))),
         };
         let cancel = request.cancel.child_token();
-        self.running = Some((cancel.clone(), Instant::now()));
+        self.running = Some(RunningSync {
+            cancel: cancel.clone(),
+            started: Instant::now(),
+            client: client.clone(),
+        });
         self.busy.send_replace(true);
-        self.spec
-            .board
-            .update(self.tenant(), |status| status.state = TenantState::Syncing);
+        self.lifecycle.sync_started();
+        self.publish();
 
         let job = SyncJob {
             tenant: self.spec.tenant.clone(),
@@ -304,7 +295,7 @@ impl Handler<RunSync> for Instance {
                 .map(move |result, instance, _| {
                     instance.running = None;
                     instance.busy.send_replace(false);
-                    instance.record(&trigger, started_at, &result);
+                    instance.record(trigger, started_at, &result);
                     result
                 }),
         )
@@ -320,27 +311,18 @@ impl Handler<Stop> for Instance {
         // The session finishes or hands back its running tasks first, so
         // ConductorOne hears about every task before the tenant goes.
         let task_loop = self.task_loop.as_mut().and_then(Child::take);
-        let running = self.running.as_ref().map(|(cancel, _)| cancel.clone());
-        let mut idle = self.busy.subscribe();
+        let running = self.running.as_ref().map(|running| drain::InFlight {
+            cancel: running.cancel.clone(),
+            busy: self.busy.subscribe(),
+            client: running.client.clone(),
+        });
         let tenant = self.tenant().to_owned();
         let drain = async move {
             if let Some(task_loop) = task_loop {
                 let _ = task_loop.send(StopChild).await;
             }
-            let Some(cancel) = running else { return };
-            if tokio::time::timeout(grace, idle.wait_for(|busy| !busy))
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    tenant,
-                    ?grace,
-                    "in-flight sync did not finish within the grace period; cancelling it"
-                );
-                cancel.cancel();
-                // Cancellation aborts the writer and removes its temp files;
-                // wait for that so nothing partial is left behind.
-                let _ = idle.wait_for(|busy| !busy).await;
+            if let Some(sync) = running {
+                drain::drain(&tenant, grace, sync).await;
             }
         };
         Box::pin(drain.into_actor(self).map(|(), instance, ctx| {
@@ -349,9 +331,11 @@ impl Handler<Stop> for Instance {
             stop_child(&mut instance.spaces);
             stop_child(&mut instance.uploader);
             stop_child(&mut instance.provisioner);
+            instance.lifecycle.stopped();
+            instance.publish();
             instance.spec.board.update(instance.tenant(), |status| {
-                status.state = TenantState::Stopped;
                 status.next_sync_at = None;
+                status.next_sync_reason = None;
                 status.pacing_source = None;
             });
             ctx.stop();
@@ -360,15 +344,17 @@ impl Handler<Stop> for Instance {
 }
 
 impl Handler<Provision> for Instance {
-    type Result = ResponseFuture<Result<ProvisionResponse, TaskError>>;
+    type Result = ResponseActFuture<Self, Result<ProvisionResponse, TaskError>>;
 
     fn handle(&mut self, message: Provision, _: &mut Context<Self>) -> Self::Result {
+        self.lifecycle.provisioning_started();
+        self.publish();
         let provisioner = self.provisioner.as_ref().and_then(Child::addr).cloned();
         let unavailable = match &self.client {
             Err(err) => format!("the tenant's Confluence client could not be built: {err}"),
             Ok(_) => "the tenant's provisioner is restarting; retry the task".to_owned(),
         };
-        Box::pin(async move {
+        let work = async move {
             let Some(provisioner) = provisioner else {
                 return Err(TaskError::new(tonic::Code::Unavailable, unavailable));
             };
@@ -376,7 +362,12 @@ impl Handler<Provision> for Instance {
                 .send(message)
                 .await
                 .unwrap_or_else(|_| Err(TaskError::new(tonic::Code::Unavailable, unavailable)))
-        })
+        };
+        Box::pin(work.into_actor(self).map(|result, instance, _| {
+            instance.lifecycle.provisioning_finished();
+            instance.publish();
+            result
+        }))
     }
 }
 
@@ -399,6 +390,50 @@ impl Handler<Upload> for Instance {
     }
 }
 
+impl Handler<NextSync> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, next: NextSync, _: &mut Context<Self>) {
+        self.spec.board.update(self.tenant(), |status| {
+            status.next_sync_at = next.at;
+            status.next_sync_reason = next.at.map(|_| next.reason);
+        });
+    }
+}
+
+impl Handler<SessionEvent> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent, _: &mut Context<Self>) {
+        match event {
+            SessionEvent::Status(snapshot) => {
+                if snapshot.state == SessionState::Connected {
+                    self.lifecycle.session_connected();
+                }
+                self.spec.board.update(self.tenant(), |status| {
+                    status.conductorone = Some(C1Status::from(&*snapshot));
+                });
+            }
+            SessionEvent::Refused(error) => self.lifecycle.session_refused(error),
+        }
+        self.publish();
+    }
+}
+
+/// The tenant's Scheduler, reporting to this Instance.
+fn scheduler_for(spec: &InstanceSpec, ctx: &Context<Instance>) -> Scheduler {
+    let instance = ctx.address().downgrade();
+    Scheduler::new(
+        spec.tenant.id.to_string(),
+        instance.clone().recipient(),
+        instance.recipient(),
+        ScheduleSettings {
+            interval: spec.tenant.sync.interval,
+            failure_retry_base: spec.lifecycle.failure_retry_base,
+        },
+    )
+}
+
 /// The tenant's ConductorOne session actor.
 fn task_loop_for(
     spec: &InstanceSpec,
@@ -408,13 +443,16 @@ fn task_loop_for(
     let handler = HubTaskHandler {
         syncs: instance.clone().recipient(),
         provisioning: instance.clone().recipient(),
-        uploads: instance.recipient(),
+        uploads: instance.clone().recipient(),
         tasks_dir: spec.tenant_dir.join("tasks"),
     };
     TaskLoop::new(
         settings.clone(),
         provision::connector_metadata(&spec.tenant),
         handler,
-        spec.board.clone(),
+        instance.recipient(),
     )
 }
+
+#[cfg(test)]
+mod tests;

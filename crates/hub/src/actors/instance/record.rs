@@ -1,29 +1,63 @@
-//! What the Instance does with a finished sync: the log line, the metrics
-//! and the tenant's entry on the status board.
+//! How the Instance reports: a finished sync's log line and metrics, and the
+//! tenant's state, which only the Instance publishes to the status board.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::Instance;
+use super::lifecycle::{Resumed, SyncEnd};
 use super::messages::{SyncReport, Trigger};
-use crate::actors::status::{LastSync, ObjectCounts, SyncOutcome, duration_ms};
+use crate::actors::status::{LastSync, ObjectCounts, SyncOutcome, TenantState, duration_ms};
 use crate::sync::SyncError;
 use crate::telemetry::metrics;
 use confluence::ClientStats;
 
 impl Instance {
+    /// Publishes the tenant's state machine to its entry on the board.
+    pub(super) fn publish(&self) {
+        let lifecycle = &self.lifecycle;
+        let (health, activity) = (lifecycle.health(), lifecycle.activity());
+        self.spec.board.update(self.tenant(), |status| {
+            status.health = health;
+            status.activity = activity;
+            status.state = TenantState::of(health, activity);
+            status.consecutive_failures = lifecycle.consecutive_failures();
+            status.last_error = lifecycle.last_error();
+            status.restarts = lifecycle.restarts();
+            status.restarts_in_a_row = lifecycle.restarts_in_a_row();
+        });
+    }
+
+    /// Picks up what a predecessor (an Instance that died) left on the
+    /// board, then publishes the started tenant.
+    pub(super) fn resume_lifecycle(&mut self, client_error: Option<String>) {
+        if let Some(previous) = self.spec.board.tenant(self.tenant()) {
+            self.lifecycle.resume(Resumed {
+                consecutive_failures: previous.consecutive_failures,
+                last_error: previous.last_sync.and_then(|sync| sync.error),
+                restarts: previous.restarts,
+                restarts_in_a_row: previous.restarts_in_a_row,
+            });
+        }
+        if self.spec.restarted {
+            self.lifecycle.restarted(1, Instant::now());
+        }
+        self.lifecycle.started(client_error);
+        self.publish();
+    }
+
     pub(super) fn record(
-        &self,
-        trigger: &Trigger,
+        &mut self,
+        trigger: Trigger,
         started_at: SystemTime,
         result: &Result<SyncReport, SyncError>,
     ) {
-        let tenant = self.tenant();
+        let tenant = self.spec.tenant.id.as_str();
         let ended_at = SystemTime::now();
         let took = ended_at.duration_since(started_at).unwrap_or_default();
-        let (outcome, error) = match result {
-            Ok(_) => (SyncOutcome::Ok, None),
-            Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, None),
-            Err(err) => (SyncOutcome::Error, Some(err.to_string())),
+        let (outcome, end, error) = match result {
+            Ok(_) => (SyncOutcome::Ok, SyncEnd::Succeeded, None),
+            Err(SyncError::Cancelled) => (SyncOutcome::Cancelled, SyncEnd::Cancelled, None),
+            Err(err) => (SyncOutcome::Error, SyncEnd::Failed, Some(err.to_string())),
         };
         let (counts, client, file_size) = match result {
             Ok(report) => (report.counts.clone(), report.client, report.file_size),
@@ -70,22 +104,24 @@ impl Instance {
                 tracing::error!(tenant, trigger = trigger.label(), error = %err, "sync failed")
             }
         }
-        self.spec.board.record_sync(
-            tenant,
-            LastSync {
-                started_at,
-                ended_at,
-                outcome,
-                duration_ms: duration_ms(took),
-                counts,
-                requests: client.requests,
-                rate_limited: client.rate_limited,
-                retries: client.retries,
-                rate_limit_wait_ms: duration_ms(client.rate_limit_wait),
-                file_size,
-                trigger: trigger.label().to_owned(),
-                error,
-            },
-        );
+        self.lifecycle.sync_finished(end, error.clone());
+        let last_sync = LastSync {
+            started_at,
+            ended_at,
+            outcome,
+            duration_ms: duration_ms(took),
+            counts,
+            requests: client.requests,
+            rate_limited: client.rate_limited,
+            retries: client.retries,
+            rate_limit_wait_ms: duration_ms(client.rate_limit_wait),
+            file_size,
+            trigger,
+            error,
+        };
+        self.spec
+            .board
+            .update(tenant, |status| status.last_sync = Some(last_sync));
+        self.publish();
     }
 }

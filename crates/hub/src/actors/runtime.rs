@@ -113,6 +113,7 @@ pub fn serve(
         supervisor: supervisor.clone(),
         admin: admin_access.clone(),
         live: live.clone(),
+        loaded: Arc::new(watch::Sender::new(None)),
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = AdminState {
@@ -181,6 +182,16 @@ struct Reloader {
     supervisor: Addr<Supervisor>,
     admin: AdminAccess,
     live: Arc<watch::Sender<LiveSettings>>,
+    /// The digest of the file content the last applied config came from.
+    loaded: Arc<watch::Sender<Option<FileDigest>>>,
+}
+
+type FileDigest = [u8; 32];
+
+fn file_digest(path: &Path) -> Option<FileDigest> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| Sha256::digest(bytes).into())
 }
 
 impl Reloader {
@@ -192,11 +203,13 @@ impl Reloader {
                 return Err(why_no_reload.clone());
             }
         };
-        let loaded = tokio::task::spawn_blocking(move || HubConfig::load(&path))
-            .await
-            .map_err(|err| format!("config loader failed: {err}"))?;
+        let (digest, loaded) =
+            tokio::task::spawn_blocking(move || (file_digest(&path), HubConfig::load(&path)))
+                .await
+                .map_err(|err| format!("config loader failed: {err}"))?;
         match loaded {
             Ok(config) => {
+                self.loaded.send_replace(digest);
                 let admin_token = config.hub.admin_token.clone();
                 let live = LiveSettings::of(&config);
                 let report = self
@@ -281,11 +294,12 @@ async fn watch_config(reloader: Reloader, mut live: watch::Receiver<LiveSettings
         return;
     };
     let digest = |path: PathBuf| async move {
-        tokio::task::spawn_blocking(move || std::fs::read(path).ok().map(Sha256::digest))
+        tokio::task::spawn_blocking(move || file_digest(&path))
             .await
             .ok()
             .flatten()
     };
+    let mut loaded = reloader.loaded.subscribe();
     let mut last = digest(watched.clone()).await;
     loop {
         let every = live.borrow_and_update().watch_config;
@@ -301,8 +315,17 @@ async fn watch_config(reloader: Reloader, mut live: watch::Receiver<LiveSettings
                 if changed.is_err() {
                     return;
                 }
-                // New settings come from a reload of the file as it is now.
-                last = digest(watched.clone()).await;
+                continue;
+            }
+            changed = loaded.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // A reload applied the file as it was when it was read, not
+                // as it is now: a change written since is still to be seen.
+                if let Some(applied) = *loaded.borrow_and_update() {
+                    last = Some(applied);
+                }
                 continue;
             }
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::settings::RetryPolicy;
+use platform::backoff::{BackoffPolicy, Jitter};
 
 /// Why an attempt is being retried; the `reason` label of the retry metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,19 +46,14 @@ impl RetryReason {
     }
 }
 
-/// Exponential backoff before retry number `retry` (1 for the first retry):
-/// `initial * 2^(retry-1)`, capped at `max_backoff`, then "equal jitter" so
-/// the wait lies in `[base/2, base]`: never zero, never above the cap, and
-/// concurrent clients spread out.
+/// The wait before retry number `retry` (1 for the first retry): the
+/// program's one backoff schedule, `initial * 2^(retry-1)` capped at
+/// `max_backoff`, with "equal jitter" so the wait lies in `[base/2, base]`:
+/// never zero, never above the cap, and concurrent clients spread out.
 pub(crate) fn backoff(policy: &RetryPolicy, retry: u32, rng: &mut impl Rng) -> Duration {
-    let exponent = retry.saturating_sub(1).min(30);
-    let base = policy
-        .initial_backoff
-        .saturating_mul(1u32 << exponent)
-        .min(policy.max_backoff);
-    let half = base / 2;
-    let jitter_nanos = rng.random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_nanos(jitter_nanos)
+    BackoffPolicy::new(policy.initial_backoff, policy.max_backoff)
+        .with_jitter(Jitter::Equal)
+        .delay_with(retry, rng)
 }
 
 /// The attempts and time one logical request may still spend.

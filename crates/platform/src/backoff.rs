@@ -57,10 +57,15 @@ impl BackoffPolicy {
 
     /// The wait after `failures` failures in a row, jittered.
     pub fn delay(&self, failures: u32) -> Duration {
+        self.delay_with(failures, &mut rand::rng())
+    }
+
+    /// [`Self::delay`] with the caller's random source (seeded in tests).
+    pub fn delay_with(&self, failures: u32, rng: &mut impl Rng) -> Duration {
         let ceiling = self.ceiling(failures);
         let share = match self.jitter {
-            Jitter::Full => rand::rng().random_range(0.0..=1.0),
-            Jitter::Equal => rand::rng().random_range(0.5..=1.0),
+            Jitter::Full => rng.random_range(0.0..=1.0),
+            Jitter::Equal => rng.random_range(0.5..=1.0),
             Jitter::None => 1.0,
         };
         ceiling.mul_f64(share)

@@ -15,6 +15,11 @@
 //! Run: `cargo bench --bench pacing`, optionally `-- --users N --groups N
 //! --spaces N --version 8.5`.
 
+#[path = "support/flags.rs"]
+mod flags;
+
+use flags::Flags;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,20 +58,14 @@ fn parse_args() -> Args {
         spaces: 100,
         version: "8.5".into(),
     };
-    let mut words = std::env::args().skip(1);
-    while let Some(word) = words.next() {
-        let mut number = |default: usize| {
-            words
-                .next()
-                .and_then(|text| text.parse().ok())
-                .unwrap_or(default)
-        };
-        match word.as_str() {
-            "--users" => args.users = number(args.users),
-            "--groups" => args.groups = number(args.groups),
-            "--spaces" => args.spaces = number(args.spaces),
+    let mut flags = Flags::from_env();
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--users" => args.users = flags.number(args.users),
+            "--groups" => args.groups = flags.number(args.groups),
+            "--spaces" => args.spaces = flags.number(args.spaces),
             "--version" => {
-                if let Some(version) = words.next() {
+                if let Some(version) = flags.text() {
                     args.version = version;
                 }
             }

@@ -12,6 +12,11 @@
 //! `-- --users N --groups N --spaces N --versions 8.5,9.2,10.2 --in-flight N
 //! --expand`.
 
+#[path = "support/flags.rs"]
+mod flags;
+
+use flags::Flags;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -44,22 +49,16 @@ fn parse_args() -> Args {
         in_flight: 4,
         expand: false,
     };
-    let mut words = std::env::args().skip(1);
-    while let Some(word) = words.next() {
-        let mut number = |default: usize| {
-            words
-                .next()
-                .and_then(|text| text.parse().ok())
-                .unwrap_or(default)
-        };
-        match word.as_str() {
-            "--users" => args.users = number(args.users),
-            "--groups" => args.groups = number(args.groups),
-            "--spaces" => args.spaces = number(args.spaces),
-            "--in-flight" => args.in_flight = number(args.in_flight).max(1),
+    let mut flags = Flags::from_env();
+    while let Some(flag) = flags.next_flag() {
+        match flag.as_str() {
+            "--users" => args.users = flags.number(args.users),
+            "--groups" => args.groups = flags.number(args.groups),
+            "--spaces" => args.spaces = flags.number(args.spaces),
+            "--in-flight" => args.in_flight = flags.number(args.in_flight).max(1),
             "--expand" => args.expand = true,
             "--versions" => {
-                if let Some(list) = words.next() {
+                if let Some(list) = flags.text() {
                     args.versions = list.split(',').map(str::to_owned).collect();
                 }
             }

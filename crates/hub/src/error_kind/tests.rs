@@ -96,30 +96,8 @@ fn the_error_kind_table_is_pinned() {
             Code::Unavailable,
             Transient,
         ),
-        (
-            ErrorKind::Undecodable {
-                method: M,
-                route: R,
-                status: 200,
-                what: "x".into(),
-                advice: "",
-                garbled: true,
-            },
-            Code::Unknown,
-            Transient,
-        ),
-        (
-            ErrorKind::Undecodable {
-                method: M,
-                route: R,
-                status: 200,
-                what: "x".into(),
-                advice: "",
-                garbled: false,
-            },
-            Code::Unknown,
-            Permanent,
-        ),
+        (undecodable(true), Code::Unknown, Transient),
+        (undecodable(false), Code::Unknown, Permanent),
         (
             ErrorKind::Setup { detail: "x".into() },
             Code::FailedPrecondition,
@@ -133,5 +111,17 @@ fn the_error_kind_table_is_pinned() {
     ];
     for (kind, code, retry) in rows {
         assert_eq!(classify(&kind), (code, retry), "{kind:?}");
+    }
+}
+
+/// A 200 that did not decode: garbled (a cut body, an HTML page) or not.
+fn undecodable(garbled: bool) -> ErrorKind {
+    ErrorKind::Undecodable {
+        method: M,
+        route: R,
+        status: 200,
+        what: "x".into(),
+        advice: "",
+        garbled,
     }
 }

@@ -4,6 +4,7 @@
 //! records into.
 
 pub mod backoff;
+pub mod fs;
 pub mod metrics;
 pub mod secret;
 pub mod tls;

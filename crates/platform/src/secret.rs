@@ -53,7 +53,16 @@ impl SecretRef {
             },
             (None, Some(path)) => {
                 let path = resolve_path(base_dir, path);
-                match std::fs::read_to_string(&path) {
+                let value =
+                    crate::fs::read_small_file(&path, MAX_SECRET_FILE_BYTES).and_then(|bytes| {
+                        String::from_utf8(bytes).map_err(|_| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "it is not UTF-8 text",
+                            )
+                        })
+                    });
+                match value {
                     Ok(value) if !value.trim().is_empty() => {
                         Ok(Secret::new(value.trim().to_owned()))
                     }
@@ -67,6 +76,9 @@ impl SecretRef {
         }
     }
 }
+
+/// Tokens, passwords and ConductorOne's JSON credentials are a few KiB at most.
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// A loaded secret value. `Debug` and `Display` print `[redacted]`; the value
 /// is reachable only through [`Secret::expose`], which makes every use visible,

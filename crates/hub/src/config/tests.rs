@@ -357,6 +357,27 @@ fn a_ca_file_without_a_certificate_fails_validation_naming_tenant_and_key() {
 }
 
 #[test]
+fn a_device_named_as_a_file_fails_validation_without_being_read() {
+    with_env_token("HUB_CFG_TEST_DEVICE");
+    let cases = [
+        (
+            "ca_file = \"/dev/zero\"\ntoken = { env = \"HUB_CFG_TEST_DEVICE\" }",
+            "ca_file",
+        ),
+        ("token = { file = \"/dev/zero\" }", "token"),
+    ];
+    for (settings, key) in cases {
+        let text =
+            format!("[[instance]]\nid = \"acme\"\nbase_url = \"https://c.example\"\n{settings}\n");
+        let err = HubConfig::from_toml(&text, Path::new("/etc/hub/hub.toml")).unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 1, "{err}");
+        assert_eq!(problems[0].key, key, "{err}");
+        assert!(problems[0].message.contains("not a regular file"), "{err}");
+    }
+}
+
+#[test]
 fn a_secret_written_inline_is_reported_by_key_and_never_quoted() {
     with_env_token("HUB_CFG_TEST_INLINE");
     let secret = "inline-secret-value-7f3a";

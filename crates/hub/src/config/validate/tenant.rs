@@ -7,6 +7,10 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::{Connector, Validator};
+
+/// A bundle of every public CA is about 200 KiB; no trust store is 4 MiB.
+const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 use crate::config::raw::{InlineOrRef, RawConductorOne, RawInstance, RawSettings};
 use crate::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId, defaults, hostname};
 use conductorone::credentials::{ClientCredentials, CredentialError};
@@ -372,7 +376,7 @@ impl Validator<'_> {
         if let Some(parsed) = self.ca_files.get(&path) {
             return parsed.clone();
         }
-        let parsed = match std::fs::read(&path) {
+        let parsed = match platform::fs::read_small_file(&path, MAX_CA_FILE_BYTES) {
             Ok(pem) => CaCertificates::from_pem(pem).map(Arc::new).map_err(|why| {
                 format!(
                     "{} {why}; give a PEM file of CA certificates",

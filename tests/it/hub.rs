@@ -1053,3 +1053,66 @@ async fn a_reloaded_shutdown_grace_lets_a_progressing_sync_finish_on_sigterm() {
         Vec::<std::path::PathBuf>::new()
     );
 }
+
+// Panics are injected through the test build's CONFLUENCE_HUB_INJECT_PANICS
+// (the image's build has no such hook); the failure retry base and the
+// stable period are shortened through the hub's internal knobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_fetchers_keep_panicking_is_degraded_then_healthy_after_a_stable_period() {
+    let steady = sim(SimVersion::V9_2, dataset(35, 20, 4, 3));
+    let shaky = sim(SimVersion::V9_2, dataset(36, 20, 4, 3));
+    let hourly = "sync_interval = \"1h\"";
+    let config = format!(
+        "{HUB}{}{}",
+        instance("steady", &steady, "HUB_IT_TOKEN", hourly),
+        instance("shaky", &shaky, "HUB_IT_TOKEN", hourly),
+    );
+    let dir = TempDir::new("degraded");
+    let mut hub = HubProcess::start(
+        dir.path(),
+        &config,
+        &[
+            ADMIN_TOKEN,
+            ("CONFLUENCE_HUB_INJECT_PANICS", "shaky=7"),
+            ("HUB_FAILURE_RETRY_BASE_MS", "300"),
+            ("HUB_STABLE_PERIOD_MS", "3000"),
+        ],
+    );
+
+    let degraded = hub
+        .wait_for(Duration::from_secs(40), "shaky to be degraded", |status| {
+            tenant(status, "shaky").is_some_and(|t| t["state"] == "degraded")
+        })
+        .await;
+    let shaky_status = tenant(&degraded, "shaky").unwrap();
+    assert!(
+        shaky_status["restarts"].as_u64().unwrap() >= 5,
+        "{shaky_status:#}"
+    );
+    assert!(
+        shaky_status["last_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("restarted")),
+        "{shaky_status:#}"
+    );
+    assert_eq!(tenant(&degraded, "steady").unwrap()["health"], "healthy");
+
+    let recovered = hub
+        .wait_for(
+            Duration::from_secs(60),
+            "shaky to sync cleanly and recover after the stable period",
+            |status| {
+                tenant(status, "shaky")
+                    .is_some_and(|t| t["health"] == "healthy" && t["last_sync"]["outcome"] == "ok")
+            },
+        )
+        .await;
+    let shaky_status = tenant(&recovered, "shaky").unwrap();
+    assert_eq!(shaky_status["state"], "idle", "{shaky_status:#}");
+    assert!(dir.path().join("data/shaky/latest.c1z").exists());
+    assert!(
+        hub.log_text().contains("fetcher of tenant shaky panics"),
+        "no injected panic in the log\n{}",
+        hub.log_tail()
+    );
+}

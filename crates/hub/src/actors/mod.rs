@@ -1,9 +1,11 @@
 //! The multi-tenant actor runtime (docs/architecture.md, The actor tree): a
 //! Supervisor owning one Instance per tenant, each with its fetchers and a
-//! Scheduler or ConductorOne task loop; a SyncArbiter pool for the blocking
-//! c1z work; reload as a diff; graceful shutdown.
+//! Scheduler or ConductorOne task loop; a writer thread per running sync for
+//! the blocking c1z work; reload as a diff; graceful shutdown.
 
 pub mod child;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod fetcher;
 pub mod instance;
 pub mod oneshot;

@@ -213,7 +213,7 @@ fn row(html: &mut Html, tenant: &TenantStatus, now: SystemTime) {
     }
     html.raw("</td><td class=\"num\">")
         .number(tenant.consecutive_failures)
-        .raw("</td><td>");
+        .raw("</td><td class=\"pacing\">");
     match tenant.pacing_source.as_ref().map(|client| client.pacing()) {
         Some(pacing) => html.text(&format::pacing(&pacing)),
         None => html.raw("—"),

@@ -187,7 +187,7 @@ async fn in_a_browser_the_console_shows_the_fleet_filters_signs_in_and_syncs_now
             "document.querySelector('#fleet tr[data-tenant=\"{tenant}\"]').cells[{column}].textContent"
         )
     };
-    let error = browser.eval(&cell("revoked", 11));
+    let error = browser.eval(&cell("revoked", 9));
     assert!(
         error
             .as_str()
@@ -195,7 +195,7 @@ async fn in_a_browser_the_console_shows_the_fleet_filters_signs_in_and_syncs_now
             .contains("bad credentials"),
         "{error}"
     );
-    let pacing = browser.eval(&cell("rate-limited", 10));
+    let pacing = browser.eval(&cell("rate-limited", 8));
     assert!(
         pacing
             .as_str()
@@ -203,7 +203,7 @@ async fn in_a_browser_the_console_shows_the_fleet_filters_signs_in_and_syncs_now
             .starts_with("server's limit: 20/s, burst 4"),
         "{pacing}"
     );
-    assert_eq!(browser.eval(&cell("healthy", 4)), "ok schedule");
+    assert_eq!(browser.eval(&cell("healthy", 2)), "ok schedule");
     assert_eq!(
         browser.eval("document.querySelector('.total[data-state=\"failing\"] strong').textContent"),
         "1"
@@ -271,6 +271,18 @@ async fn in_a_browser_the_console_shows_the_fleet_filters_signs_in_and_syncs_now
         "ok"
     );
     browser.screenshot("console-tenant.png");
+
+    // Reload config from the hub page: the generation moves on.
+    browser.open(&format!("{admin}/hub"));
+    assert_eq!(
+        browser.eval("document.getElementById('config-generation').textContent"),
+        "1"
+    );
+    browser.eval("document.querySelector('#reload button').click(); true");
+    browser.wait_until(
+        "location.search === '?done=reloaded' && document.getElementById('config-generation').textContent === '2'",
+        "the reloaded config's generation",
+    );
 
     // Refused: a browser request without the CSRF token, no session at all,
     // a session with a wrong CSRF token; none starts a sync.
@@ -529,4 +541,45 @@ async fn no_secret_reaches_a_console_page_or_the_tenant_api() {
     let (code, body) = hub.post("/tenants/service/sync").await;
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("ConductorOne schedules"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_token_the_console_is_read_only_and_says_why() {
+    let sim = confluence(65, None);
+    let config = format!(
+        "{}{}",
+        hub_section(false),
+        instance("acme", &sim, "HUB_IT_TOKEN")
+    );
+    let dir = TempDir::new("console-read-only");
+    let mut hub = HubProcess::start(
+        dir.path(),
+        &config,
+        &[("HUB_IT_TOKEN", sim::confluence::DEFAULT_ADMIN_TOKEN)],
+    );
+    hub.wait_for(Duration::from_secs(30), "the first sync", |status| {
+        tenant(status, "acme").is_some_and(|t| t["last_sync"]["outcome"] == "ok")
+    })
+    .await;
+    for path in ["/", "/tenants/acme", "/hub"] {
+        let page = hub.get(path).await.expect("an answer");
+        assert_eq!(page.status(), 200, "{path}");
+        let page = page.text().await.unwrap_or_default();
+        assert!(
+            page.contains("Read-only: this hub has no hub.admin_token"),
+            "{path}: {page}"
+        );
+        assert!(
+            !page.contains("<form method=\"post\""),
+            "{path} offers an action: {page}"
+        );
+    }
+    for path in ["/tenants/acme/sync", "/hub/reload"] {
+        let (code, body) = post_form(&hub, path, None, &[]).await;
+        assert_eq!(code, 403, "{path}: {body}");
+        assert!(body.contains("Set hub.admin_token"), "{path}: {body}");
+    }
+    let (code, body) = post_form(&hub, "/signin", None, &[("token", "anything")]).await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(manual_syncs(&tenant_api(&hub, "acme").await), 0);
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::layout::READ_ONLY_WHY;
-use super::{html_page, signin, unknown_tenant};
+use super::{Refused, html_page, signin, unknown_tenant};
 use crate::admin::access::{Refusal, Viewer};
 use crate::admin::session::{self, csrf_matches};
 use crate::admin::{AdminState, SyncNowError};
@@ -51,49 +51,49 @@ fn actor(
     headers: &HeaderMap,
     form: Result<Form<ActionForm>, FormRejection>,
     back: &str,
-) -> Result<Viewer, Response> {
+) -> Result<Viewer, Refused> {
     let viewer = match state.access.console_viewer(headers) {
         Ok(viewer) => viewer,
         Err(Refusal::SignIn) => {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 None,
                 StatusCode::UNAUTHORIZED,
                 "Sign in first",
                 "this action needs the admin token: sign in, or send `Authorization: Bearer <hub.admin_token>`",
                 "/signin",
-            ));
+            )));
         }
         Err(Refusal::Closed(why)) => {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 None,
                 StatusCode::UNAUTHORIZED,
                 "Console closed",
                 &why,
                 "/",
-            ));
+            )));
         }
     };
     match &viewer {
-        Viewer::ReadOnly => Err(refuse(
+        Viewer::ReadOnly => Err(Box::new(refuse(
             None,
             StatusCode::FORBIDDEN,
             "Read-only",
             READ_ONLY_WHY,
             back,
-        )),
+        ))),
         Viewer::Bearer => Ok(viewer),
         Viewer::SignedIn { csrf, .. } => {
             let submitted = form.map(|Form(form)| form.csrf).unwrap_or_default();
             if csrf_matches(csrf, &submitted) {
                 Ok(viewer)
             } else {
-                Err(refuse(
+                Err(Box::new(refuse(
                     Some(&viewer),
                     StatusCode::FORBIDDEN,
                     "Not done",
                     "the form's CSRF token does not match your session (an old page, or a request from another site): reload the page and try again",
                     back,
-                ))
+                )))
             }
         }
     }
@@ -108,7 +108,7 @@ pub async fn sync_now(
     let back = format!("/tenants/{id}");
     let viewer = match actor(&state, &headers, form, &back) {
         Ok(viewer) => viewer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match (state.sync_now)(id.clone()).await {
         Ok(()) => {
@@ -143,7 +143,7 @@ pub async fn reload(
 ) -> Response {
     let viewer = match actor(&state, &headers, form, "/hub") {
         Ok(viewer) => viewer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match (state.reload)().await {
         Ok(_) => done(&viewer, "/hub?done=reloaded", "config reloaded"),

@@ -87,8 +87,8 @@ pub fn render(board: &Board, query: &FleetQuery, viewer: &Viewer, now: SystemTim
             .raw(" of ")
             .number(board.tenants.len() as u64)
             .raw(" tenants, those needing attention first. Reload the page for fresh data.</caption>")
-            .raw("<thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">Mode</th>")
-            .raw("<th scope=\"col\">Confluence</th><th scope=\"col\">State</th>")
+            .raw("<thead><tr><th scope=\"col\">Tenant <span class=\"sub\">mode · Confluence</span></th>")
+            .raw("<th scope=\"col\">State</th>")
             .raw("<th scope=\"col\">Last sync</th><th scope=\"col\">Age</th>")
             .raw("<th scope=\"col\">Duration</th><th scope=\"col\">Objects</th>")
             .raw("<th scope=\"col\">Next sync</th><th scope=\"col\">Failures</th>")
@@ -98,7 +98,7 @@ pub fn render(board: &Board, query: &FleetQuery, viewer: &Viewer, now: SystemTim
         }
         if rows.is_empty() {
             html.raw(
-                "<tr class=\"empty\"><td colspan=\"12\">No tenant matches this filter.</td></tr>",
+                "<tr class=\"empty\"><td colspan=\"10\">No tenant matches this filter.</td></tr>",
             );
         }
         html.raw("</tbody></table></div>");
@@ -157,11 +157,16 @@ fn row(html: &mut Html, tenant: &TenantStatus, now: SystemTime) {
         .text(&tenant.id)
         .raw("\">")
         .text(&tenant.id)
-        .raw("</a></th><td>")
+        .raw("</a><br><span class=\"sub\">")
         .text(tenant.mode)
-        .raw("</td><td>")
-        .text(tenant.confluence_version.as_deref().unwrap_or("—"))
-        .raw("</td><td class=\"state\" title=\"health ")
+        .raw(" · ")
+        .text(
+            tenant
+                .confluence_version
+                .as_deref()
+                .unwrap_or("version unknown"),
+        )
+        .raw("</span></th><td class=\"state\" title=\"health ")
         .raw(tenant.health.as_str())
         .raw(", ")
         .raw(tenant.activity.as_str())
@@ -218,14 +223,13 @@ fn row(html: &mut Html, tenant: &TenantStatus, now: SystemTime) {
         Some(pacing) => html.text(&format::pacing(&pacing)),
         None => html.raw("—"),
     };
-    html.raw("</td><td class=\"error\"");
+    html.raw("</td><td class=\"error\">");
     if let Some(error) = &tenant.last_error {
-        html.raw(" title=\"")
+        html.raw("<span class=\"clamp\" title=\"")
             .text(error)
             .raw("\">")
-            .text(format::one_line(error));
-    } else {
-        html.raw(">");
+            .text(format::one_line(error))
+            .raw("</span>");
     }
     html.raw("</td></tr>");
 }

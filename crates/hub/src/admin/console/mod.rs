@@ -82,9 +82,12 @@ fn html_page(status: StatusCode, body: String) -> Response {
     response
 }
 
+/// A response that ends a request early (boxed: a `Response` is large).
+type Refused = Box<Response>;
+
 /// The viewer of a page, or the page that turns them away: the sign-in
 /// form (401, as `/status` answers) or why the console is closed.
-fn viewer_of(state: &AdminState, headers: &HeaderMap) -> Result<Viewer, Response> {
+fn viewer_of(state: &AdminState, headers: &HeaderMap) -> Result<Viewer, Refused> {
     state.access.console_viewer(headers).map_err(|refusal| {
         let body = match refusal {
             Refusal::SignIn => signin::render(true, None),
@@ -94,7 +97,7 @@ fn viewer_of(state: &AdminState, headers: &HeaderMap) -> Result<Viewer, Response
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        Box::new(response)
     })
 }
 
@@ -111,7 +114,7 @@ async fn fleet_page(
 ) -> Response {
     let viewer = match viewer_of(&state, &headers) {
         Ok(viewer) => viewer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let now = SystemTime::now();
     let body = state
@@ -127,7 +130,7 @@ async fn hub_page(
 ) -> Response {
     let viewer = match viewer_of(&state, &headers) {
         Ok(viewer) => viewer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let now = SystemTime::now();
     let body = state.board.read_with(|board| {
@@ -153,7 +156,7 @@ async fn tenant_page(
 ) -> Response {
     let viewer = match viewer_of(&state, &headers) {
         Ok(viewer) => viewer,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let now = SystemTime::now();
     match state.board.read_with(|board| TenantPage::of(board, &id)) {

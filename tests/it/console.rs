@@ -195,6 +195,11 @@ async fn in_a_browser_the_console_shows_the_fleet_filters_signs_in_and_syncs_now
             .contains("bad credentials"),
         "{error}"
     );
+    let failures = browser.eval(&cell("revoked", 7));
+    assert!(
+        failures.as_str().unwrap_or_default().contains("since"),
+        "{failures}"
+    );
     let pacing = browser.eval(&cell("rate-limited", 8));
     assert!(
         pacing
@@ -443,6 +448,7 @@ async fn history_survives_a_restart_and_a_truncated_file_is_set_aside() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_console_page_or_the_tenant_api() {
     use crate::service_mode::{c1_sim, config, secrets_of, sim_tenant, tenant_of};
+    use sim::conductorone::{EntitlementRef, ResourceRef};
     let service = tenant_of("service", SimVersion::V9_2, 91, Duration::ZERO);
     let c1 = c1_sim(vec![sim_tenant(&service, &service.public_jwk)]);
     let scheduled = confluence(92, None);
@@ -473,6 +479,26 @@ async fn no_secret_reaches_a_console_page_or_the_tenant_api() {
     c1.wait_for_finish(&task, Duration::from_secs(60))
         .await
         .unwrap_or_else(|| panic!("the service sync never finished\n{}", hub.log_tail()));
+    // A grant the tenant refuses (provisioning is off) is in the history too.
+    let grant = c1
+        .enqueue_grant(
+            "service",
+            EntitlementRef {
+                resource: ResourceRef {
+                    resource_type: "group".into(),
+                    resource: "confluence-users".into(),
+                },
+                slug: "member".into(),
+            },
+            ResourceRef {
+                resource_type: "user".into(),
+                resource: "nobody".into(),
+            },
+        )
+        .unwrap();
+    c1.wait_for_finish(&grant, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("the grant never finished\n{}", hub.log_tail()));
     hub.wait_for(
         Duration::from_secs(30),
         "both tenants idle after a sync",
@@ -530,7 +556,24 @@ async fn no_secret_reaches_a_console_page_or_the_tenant_api() {
     let page = tenant_api(&hub, "service").await;
     assert_eq!(page["conductorone"]["session"], "connected", "{page:#}");
     assert_eq!(page["sync_now"]["offered"], false, "{page:#}");
-    assert_eq!(history_of(&page)[0].0, "conductorone", "{page:#}");
+    let kinds: Vec<(&str, &str)> = page["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            let what = entry["trigger"].as_str().or(entry["task_type"].as_str());
+            (
+                entry["kind"].as_str().unwrap_or_default(),
+                what.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("task", "grant"), ("sync", "conductorone")],
+        "{page:#}"
+    );
+    assert_eq!(page["history"][0]["outcome"], "error", "{page:#}");
     let service_page = &answers
         .iter()
         .find(|(path, _)| *path == "/tenants/service")

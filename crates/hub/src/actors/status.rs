@@ -284,6 +284,24 @@ impl TenantStatus {
         }
     }
 
+    /// When the current run of failed syncs began: the start of the oldest
+    /// failed sync with no successful one after it, while the tenant fails.
+    pub fn failing_since(&self) -> Option<SystemTime> {
+        if self.consecutive_failures == 0 {
+            return None;
+        }
+        self.history
+            .iter()
+            .rev()
+            .filter_map(|entry| match entry {
+                HistoryEntry::Sync(sync) => Some(sync),
+                HistoryEntry::Task(_) => None,
+            })
+            .take_while(|sync| sync.outcome != SyncOutcome::Ok)
+            .last()
+            .map(|sync| sync.started_at)
+    }
+
     /// Appends a finished sync or task, dropping the oldest past the limit.
     pub fn remember(&mut self, entry: HistoryEntry) {
         self.history.push_back(entry);

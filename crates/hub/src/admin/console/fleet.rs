@@ -217,8 +217,13 @@ fn row(html: &mut Html, tenant: &TenantStatus, now: SystemTime) {
         }
     }
     html.raw("</td><td class=\"num\">")
-        .number(tenant.consecutive_failures)
-        .raw("</td><td class=\"pacing\">");
+        .number(tenant.consecutive_failures);
+    if let Some(since) = tenant.failing_since() {
+        html.raw("<br><span class=\"sub\">since ");
+        moment(html, since, now);
+        html.raw("</span>");
+    }
+    html.raw("</td><td class=\"pacing\">");
     match tenant.pacing_source.as_ref().map(|client| client.pacing()) {
         Some(pacing) => html.text(&format::pacing(&pacing)),
         None => html.raw("—"),

@@ -37,6 +37,9 @@ pub struct TenantPage {
     pub replicas: u32,
     pub generation: u64,
     pub consecutive_failures: u32,
+    /// When the current run of failed syncs began (as far as the history reaches).
+    #[serde(with = "rfc3339_option")]
+    pub failing_since: Option<SystemTime>,
     pub restarts: u32,
     pub last_error: Option<String>,
     #[serde(with = "rfc3339_option")]
@@ -65,6 +68,7 @@ impl TenantPage {
             replicas: board.replicas,
             generation: tenant.generation,
             consecutive_failures: tenant.consecutive_failures,
+            failing_since: tenant.failing_since(),
             restarts: tenant.restarts,
             last_error: tenant.last_error.clone(),
             next_sync_at: tenant.next_sync_at,
@@ -151,10 +155,14 @@ fn now_section(html: &mut Html, tenant: &TenantPage, now: SystemTime) {
     .raw(" (ordinals from 0)</dd><dt>Generation</dt><dd>")
     .number(tenant.generation)
     .raw("</dd><dt>Failures in a row</dt><dd>")
-    .number(tenant.consecutive_failures)
-    .raw("</dd><dt>Restarts</dt><dd>")
-    .number(tenant.restarts)
-    .raw("</dd><dt>Next sync</dt><dd>");
+    .number(tenant.consecutive_failures);
+    if let Some(since) = tenant.failing_since {
+        html.raw(", failing since ");
+        moment(html, since, now);
+    }
+    html.raw("</dd><dt>Restarts</dt><dd>")
+        .number(tenant.restarts)
+        .raw("</dd><dt>Next sync</dt><dd>");
     match tenant.next_sync_at {
         Some(at) => {
             moment(html, at, now);

@@ -175,28 +175,18 @@ fn row(html: &mut Html, tenant: &TenantStatus, now: SystemTime) {
     html.raw("</td>");
     match &tenant.last_sync {
         Some(sync) => {
-            html.raw("<td><span class=\"outcome outcome-")
-                .raw(sync.outcome.as_str())
-                .raw("\">")
-                .raw(sync.outcome.as_str())
-                .raw("</span> <span class=\"sub\">")
+            html.raw("<td>");
+            format::outcome_badge(html, sync.outcome);
+            html.raw(" <span class=\"sub\">")
                 .raw(sync.trigger.label())
                 .raw("</span></td><td>");
             moment(html, sync.ended_at, now);
             let counts = &sync.counts;
             html.raw("</td><td>")
                 .text(&format::millis(sync.duration_ms))
-                .raw("</td><td title=\"")
-                .number(counts.user)
-                .raw(" users, ")
-                .number(counts.group)
-                .raw(" groups, ")
-                .number(counts.space)
-                .raw(" spaces, ")
-                .number(counts.entitlement)
-                .raw(" entitlements, ")
-                .number(counts.grant)
-                .raw(" grants\">")
+                .raw("</td><td title=\"");
+            format::counts(html, counts);
+            html.raw("\">")
                 .number(
                     counts.user + counts.group + counts.space + counts.entitlement + counts.grant,
                 )

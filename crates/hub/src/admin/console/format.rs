@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::html::Html;
-use crate::actors::status::{Activity, Health, TenantState, format_rfc3339};
+use crate::actors::status::{
+    Activity, Health, ObjectCounts, SyncOutcome, TenantState, format_rfc3339,
+};
 use confluence::Pacing;
 
 /// `3m 12s`: the two largest units, enough to tell how long ago.
@@ -58,6 +60,29 @@ pub fn state_badge(html: &mut Html, state: TenantState, health: Health, activity
             .raw(activity.as_str())
             .raw("</span>");
     }
+}
+
+/// `ok`, `error` or `cancelled`, in its colour.
+pub fn outcome_badge(html: &mut Html, outcome: SyncOutcome) {
+    html.raw("<span class=\"outcome outcome-")
+        .raw(outcome.as_str())
+        .raw("\">")
+        .raw(outcome.as_str())
+        .raw("</span>");
+}
+
+/// What a sync wrote, kind by kind.
+pub fn counts(html: &mut Html, counts: &ObjectCounts) {
+    html.number(counts.user)
+        .raw(" users, ")
+        .number(counts.group)
+        .raw(" groups, ")
+        .number(counts.space)
+        .raw(" spaces, ")
+        .number(counts.entitlement)
+        .raw(" entitlements, ")
+        .number(counts.grant)
+        .raw(" grants");
 }
 
 pub fn pacing(pacing: &Pacing) -> String {

@@ -223,28 +223,36 @@ fn history(html: &mut Html, entries: &[HistoryEntry], now: SystemTime) {
         .raw("<th scope=\"col\">Requests</th><th scope=\"col\">Retries</th>")
         .raw("<th scope=\"col\">Rate-limit waits</th><th scope=\"col\">Error</th></tr></thead><tbody>");
     for entry in entries {
+        let (work, label, outcome, duration_ms, error) = match entry {
+            HistoryEntry::Sync(sync) => (
+                "sync",
+                sync.trigger.label(),
+                sync.outcome,
+                sync.duration_ms,
+                &sync.error,
+            ),
+            HistoryEntry::Task(task) => (
+                "task",
+                task.task_type.as_str(),
+                task.outcome,
+                task.duration_ms,
+                &task.error,
+            ),
+        };
         html.raw("<tr><td>");
         moment(html, entry.started_at(), now);
+        html.raw("</td><td>")
+            .raw(work)
+            .raw("</td><td class=\"trigger\">")
+            .text(label)
+            .raw("</td><td>");
+        format::outcome_badge(html, outcome);
+        html.raw("</td><td>").text(&format::millis(duration_ms));
         match entry {
             HistoryEntry::Sync(sync) => {
-                let counts = &sync.counts;
-                html.raw("</td><td>sync</td><td class=\"trigger\">")
-                    .raw(sync.trigger.label())
-                    .raw("</td><td><span class=\"outcome outcome-")
-                    .raw(sync.outcome.as_str())
-                    .raw("\">")
-                    .raw(sync.outcome.as_str())
-                    .raw("</span></td><td>")
-                    .text(&format::millis(sync.duration_ms))
-                    .raw("</td><td>")
-                    .number(counts.user)
-                    .raw(" users, ")
-                    .number(counts.group)
-                    .raw(" groups, ")
-                    .number(counts.space)
-                    .raw(" spaces, ")
-                    .number(counts.grant)
-                    .raw(" grants</td><td class=\"num\">")
+                html.raw("</td><td>");
+                format::counts(html, &sync.counts);
+                html.raw("</td><td class=\"num\">")
                     .number(sync.requests)
                     .raw("</td><td class=\"num\">")
                     .number(sync.retries)
@@ -252,23 +260,15 @@ fn history(html: &mut Html, entries: &[HistoryEntry], now: SystemTime) {
                     .number(sync.rate_limited)
                     .raw(" × 429, ")
                     .text(&format::millis(sync.rate_limit_wait_ms))
-                    .raw(" waiting</td><td class=\"error\">")
-                    .text(sync.error.as_deref().unwrap_or_default());
+                    .raw(" waiting");
             }
-            HistoryEntry::Task(task) => {
-                html.raw("</td><td>task</td><td class=\"trigger\">")
-                    .text(&task.task_type)
-                    .raw("</td><td><span class=\"outcome outcome-")
-                    .raw(task.outcome.as_str())
-                    .raw("\">")
-                    .raw(task.outcome.as_str())
-                    .raw("</span></td><td>")
-                    .text(&format::millis(task.duration_ms))
-                    .raw("</td><td>—</td><td>—</td><td>—</td><td>—</td><td class=\"error\">")
-                    .text(task.error.as_deref().unwrap_or_default());
+            HistoryEntry::Task(_) => {
+                html.raw("</td><td>—</td><td>—</td><td>—</td><td>—");
             }
         }
-        html.raw("</td></tr>");
+        html.raw("</td><td class=\"error\">")
+            .text(error.as_deref().unwrap_or_default())
+            .raw("</td></tr>");
     }
     if entries.is_empty() {
         html.raw("<tr class=\"empty\"><td colspan=\"10\">Nothing has finished yet.</td></tr>");

@@ -820,7 +820,15 @@ async fn without_an_admin_token_a_listener_open_to_other_hosts_serves_only_the_o
         let (code, body) = admin_call(&hub, Method::GET, path, None).await;
         assert_eq!(code, 200, "{path}: {body}");
     }
-    for (method, path) in [(Method::GET, "/status"), (Method::POST, "/reload")] {
+    for (method, path) in [
+        (Method::GET, "/status"),
+        (Method::POST, "/reload"),
+        (Method::GET, "/"),
+        (Method::GET, "/tenants/acme"),
+        (Method::GET, "/api/tenants/acme"),
+        (Method::POST, "/tenants/acme/sync"),
+        (Method::POST, "/hub/reload"),
+    ] {
         let (code, body) = admin_call(&hub, method, path, None).await;
         assert_eq!(code, 401, "{path}: {body}");
         assert!(body.contains("hub.admin_token"), "{path}: {body}");

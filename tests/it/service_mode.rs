@@ -15,13 +15,13 @@ use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOption
 use crate::support::{HubProcess, TempDir, c1z_resource_ids, dataset_ids, temp_files, tenant};
 
 /// One tenant's simulated Confluence and ConductorOne credentials.
-struct Tenant {
-    id: &'static str,
-    confluence: ConfluenceSim,
-    confluence_token: String,
-    client_id: String,
-    client_secret: String,
-    public_jwk: PublicJwk,
+pub struct Tenant {
+    pub id: &'static str,
+    pub confluence: ConfluenceSim,
+    pub confluence_token: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub public_jwk: PublicJwk,
 }
 
 fn confluence(
@@ -49,7 +49,7 @@ fn confluence(
     )
 }
 
-fn tenant_of(id: &'static str, version: SimVersion, seed: u64, latency: Duration) -> Tenant {
+pub fn tenant_of(id: &'static str, version: SimVersion, seed: u64, latency: Duration) -> Tenant {
     // A slow tenant is also a bigger one, so its sync outlasts a heartbeat.
     let scale = if latency.is_zero() { 2 } else { 8 };
     let (confluence, confluence_token) = confluence(version, seed, scale, latency);
@@ -66,7 +66,7 @@ fn tenant_of(id: &'static str, version: SimVersion, seed: u64, latency: Duration
 
 /// Registers `tenant` with the simulator under `public_jwk`: its own key,
 /// or someone else's to make its secret wrong.
-fn sim_tenant(tenant: &Tenant, public_jwk: &PublicJwk) -> SimTenant {
+pub fn sim_tenant(tenant: &Tenant, public_jwk: &PublicJwk) -> SimTenant {
     SimTenant {
         name: tenant.id.to_owned(),
         client_id: tenant.client_id.clone(),
@@ -75,7 +75,7 @@ fn sim_tenant(tenant: &Tenant, public_jwk: &PublicJwk) -> SimTenant {
 }
 
 /// The hub config for `tenants` talking to `c1`, with secrets in files.
-fn config(dir: &Path, c1: &ConductorOneSim, tenants: &[&Tenant], secrets: &[&str]) -> String {
+pub fn config(dir: &Path, c1: &ConductorOneSim, tenants: &[&Tenant], secrets: &[&str]) -> String {
     let ca = dir.join("c1-ca.pem");
     std::fs::write(&ca, c1.ca_pem()).unwrap();
     let mut text = String::from(
@@ -101,7 +101,7 @@ fn config(dir: &Path, c1: &ConductorOneSim, tenants: &[&Tenant], secrets: &[&str
     text
 }
 
-fn c1_sim(tenants: Vec<SimTenant>) -> ConductorOneSim {
+pub fn c1_sim(tenants: Vec<SimTenant>) -> ConductorOneSim {
     ConductorOneSim::start(C1Options {
         tenants,
         next_poll: Duration::from_millis(200),
@@ -116,6 +116,23 @@ fn resource_ids(bytes: &[u8], dir: &Path, name: &str) -> BTreeSet<String> {
     let path = dir.join(format!("{name}.c1z"));
     std::fs::write(&path, bytes).unwrap();
     c1z_resource_ids(&path)
+}
+
+/// Every secret of `tenant` a page or log must never hold: its client
+/// secret, its Confluence token, and each access token and assertion the
+/// ConductorOne simulator saw.
+pub fn secrets_of(tenant: &Tenant, c1: &ConductorOneSim) -> Vec<String> {
+    let mut secrets = vec![
+        tenant.client_secret.clone(),
+        tenant.confluence_token.clone(),
+    ];
+    secrets.extend(c1.credentials_seen(tenant.id));
+    assert!(
+        secrets.len() >= 4,
+        "{}: the simulator saw no access token or assertion",
+        tenant.id
+    );
+    secrets
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,17 +262,7 @@ async fn each_tenant_syncs_and_uploads_only_its_own_data_with_its_own_credential
         "the log does not show the syncs"
     );
     for tenant in &tenants {
-        let mut secrets = vec![
-            tenant.client_secret.clone(),
-            tenant.confluence_token.clone(),
-        ];
-        secrets.extend(c1.credentials_seen(tenant.id));
-        assert!(
-            secrets.len() >= 4,
-            "{}: the simulator saw no access token or assertion",
-            tenant.id
-        );
-        for secret in &secrets {
+        for secret in &secrets_of(tenant, &c1) {
             assert!(
                 !log.contains(secret.as_str()),
                 "{}: a secret is in the log",

@@ -8,6 +8,7 @@ pub mod actors;
 pub mod admin;
 pub mod config;
 pub mod error_kind;
+pub mod history;
 pub mod provision;
 pub mod sync;
 pub mod telemetry;

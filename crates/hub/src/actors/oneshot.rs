@@ -45,6 +45,7 @@ pub fn sync_once_scoped(
             sync_slots: Arc::new(Semaphore::new(1)),
             lifecycle: LifecycleSettings::default(),
             restarted: false,
+            history: None,
         };
         let instance = Instance::new(spec).start();
         let cancel = CancellationToken::new();

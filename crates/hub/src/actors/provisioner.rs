@@ -37,6 +37,18 @@ pub enum ProvisionRequest {
     DeleteResource(DeleteResourceTask),
 }
 
+impl ProvisionRequest {
+    /// The task's type, as the tenant's history records it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Grant(_) => "grant",
+            Self::Revoke(_) => "revoke",
+            Self::CreateAccount(_) => "create_account",
+            Self::DeleteResource(_) => "delete_resource",
+        }
+    }
+}
+
 pub enum ProvisionResponse {
     Grant(GrantManagerServiceGrantResponse),
     Revoke(GrantManagerServiceRevokeResponse),

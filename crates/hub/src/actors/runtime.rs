@@ -8,7 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::Addr;
 use sha2::{Digest, Sha256};
@@ -17,9 +17,10 @@ use tokio::sync::watch;
 use super::instance::LifecycleSettings;
 use super::shard;
 use super::status::StatusBoard;
-use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor};
-use crate::admin::{self, AdminAccess, AdminState};
+use super::supervisor::{ApplyConfig, RejectConfig, Shutdown, Supervisor, SyncNow, SyncNowError};
+use crate::admin::{self, AdminAccess, AdminState, HubInfo};
 use crate::config::HubConfig;
+use crate::history::HistoryWriter;
 use crate::telemetry::{self, TelemetryOptions};
 
 /// Runs the hub until SIGTERM or SIGINT; exit code 0 after a graceful stop.
@@ -98,12 +99,15 @@ pub fn serve(
         );
     }
 
+    let started_at = SystemTime::now();
+    let history = HistoryWriter::spawn()
+        .map_err(|err| anyhow::anyhow!("cannot start the history writer thread: {err}"))?;
     let live = Arc::new(watch::Sender::new(LiveSettings::of(&config)));
     let watches_file = matches!(source, ConfigSource::File(_));
     let system = actix::System::new();
     let (supervisor, system_handle) = system.block_on(async {
         let lifecycle = LifecycleSettings::from_env();
-        let supervisor = Supervisor::new(config, ordinal, board.clone(), lifecycle);
+        let supervisor = Supervisor::new(config, ordinal, board.clone(), lifecycle, history.log());
         let supervisor = actix::Actor::start(supervisor);
         (supervisor, actix::System::current())
     });
@@ -129,7 +133,24 @@ pub fn serve(
                 Box::pin(async move { reloader.reload().await })
             }
         }),
+        sync_now: Arc::new({
+            let supervisor = supervisor.clone();
+            move |tenant| {
+                let supervisor = supervisor.clone();
+                Box::pin(async move {
+                    supervisor.send(SyncNow(tenant)).await.unwrap_or_else(|_| {
+                        Err(SyncNowError::Refused(
+                            "the hub is stopping; its supervisor no longer takes requests".into(),
+                        ))
+                    })
+                })
+            }
+        }),
         access: admin_access,
+        info: HubInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at,
+        },
     };
     control.spawn(async move {
         let shutdown = async {
@@ -152,6 +173,9 @@ pub fn serve(
 
     system.run()?;
     let _ = stop_admin.send(());
+    if !history.flush(HISTORY_FLUSH_TIMEOUT) {
+        tracing::warn!("the last history records may not have reached the tenants' files");
+    }
     if let Err(err) = telemetry.shutdown(telemetry::DEFAULT_SHUTDOWN_TIMEOUT) {
         eprintln!("warning: telemetry did not flush cleanly: {err}");
     }
@@ -236,6 +260,9 @@ impl Reloader {
         }
     }
 }
+
+/// How long the exit waits for history records still queued.
+const HISTORY_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Time allowed after the grace period for cancelled syncs to clean up.
 const CLEANUP_MARGIN: Duration = Duration::from_secs(15);

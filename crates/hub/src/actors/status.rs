@@ -3,13 +3,15 @@
 //! Never holds a secret: only ids, states, counts, times and error messages
 //! the error types already keep secret-free.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actors::instance::Trigger;
+use crate::config::Setting;
+use crate::history::{HISTORY_KEPT, HistoryEntry};
 use crate::telemetry::metrics;
 use conductorone::{RunnerStatus, SessionState};
 use confluence::ConfluenceClient;
@@ -28,6 +30,18 @@ pub enum Health {
     Stopped,
 }
 
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Healthy => "healthy",
+            Self::Failing => "failing",
+            Self::Degraded => "degraded",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
 /// What the tenant is doing now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +49,16 @@ pub enum Activity {
     Idle,
     Syncing,
     Provisioning,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Syncing => "syncing",
+            Self::Provisioning => "provisioning",
+        }
+    }
 }
 
 /// The single `state` of `/status` and of the `confluence_hub_tenants{state}`
@@ -97,7 +121,7 @@ pub enum NextSyncReason {
     RetryAfterFailure,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncOutcome {
     Ok,
@@ -115,7 +139,7 @@ impl SyncOutcome {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectCounts {
     pub user: u64,
     pub group: u64,
@@ -124,7 +148,8 @@ pub struct ObjectCounts {
     pub grant: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// One finished sync: `/status` shows the latest, the history keeps 50.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LastSync {
     #[serde(with = "rfc3339")]
     pub started_at: SystemTime,
@@ -172,6 +197,13 @@ pub struct TenantStatus {
     /// The tenant's request pacing, read live from its client at each look.
     #[serde(rename = "pacing", serialize_with = "live_pacing")]
     pub pacing_source: Option<ConfluenceClient>,
+    /// The last syncs and provisioning tasks, oldest first; the console
+    /// shows them, `/status` does not.
+    #[serde(skip)]
+    pub history: VecDeque<HistoryEntry>,
+    /// The tenant's effective settings as the console shows them (no secret).
+    #[serde(skip)]
+    pub settings: Arc<[Setting]>,
 }
 
 fn live_pacing<S: serde::Serializer>(
@@ -247,6 +279,54 @@ impl TenantStatus {
             restarts_in_a_row: 0,
             conductorone: None,
             pacing_source: None,
+            history: VecDeque::new(),
+            settings: Arc::from(Vec::new()),
+        }
+    }
+
+    /// When the current run of failed syncs began: the start of the oldest
+    /// failed sync with no successful one after it, while the tenant fails.
+    pub fn failing_since(&self) -> Option<SystemTime> {
+        if self.consecutive_failures == 0 {
+            return None;
+        }
+        self.history
+            .iter()
+            .rev()
+            .filter_map(|entry| match entry {
+                HistoryEntry::Sync(sync) => Some(sync),
+                HistoryEntry::Task(_) => None,
+            })
+            .take_while(|sync| sync.outcome != SyncOutcome::Ok)
+            .last()
+            .map(|sync| sync.started_at)
+    }
+
+    /// Appends a finished sync or task, dropping the oldest past the limit.
+    pub fn remember(&mut self, entry: HistoryEntry) {
+        self.history.push_back(entry);
+        while self.history.len() > HISTORY_KEPT {
+            self.history.pop_front();
+        }
+    }
+
+    /// Puts what an earlier run of the hub recorded before what this run
+    /// has recorded so far; the latest loaded sync becomes `last_sync`
+    /// when this run has none yet.
+    pub fn adopt_history(&mut self, earlier: Vec<HistoryEntry>) {
+        if self.last_sync.is_none() {
+            self.last_sync = earlier.iter().rev().find_map(|entry| match entry {
+                HistoryEntry::Sync(sync) => Some(sync.clone()),
+                HistoryEntry::Task(_) => None,
+            });
+        }
+        let recent = std::mem::take(&mut self.history);
+        self.history = earlier.into();
+        for entry in recent {
+            self.remember(entry);
+        }
+        while self.history.len() > HISTORY_KEPT {
+            self.history.pop_front();
         }
     }
 }
@@ -318,6 +398,12 @@ impl StatusBoard {
 
     pub fn snapshot(&self) -> Board {
         self.read().clone()
+    }
+
+    /// Runs `look` on the board under the read lock: the console renders a
+    /// thousand tenants without copying their histories.
+    pub fn read_with<R>(&self, look: impl FnOnce(&Board) -> R) -> R {
+        look(&self.read())
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -410,15 +496,24 @@ pub fn format_rfc3339(time: SystemTime) -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use std::time::SystemTime;
+
+    use serde::Deserialize;
 
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format_rfc3339(*time))
     }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map(SystemTime::from)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
-mod rfc3339_option {
+pub(crate) mod rfc3339_option {
     use std::time::SystemTime;
 
     pub fn serialize<S: serde::Serializer>(

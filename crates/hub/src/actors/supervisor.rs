@@ -16,10 +16,13 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::child::{Child, ChildCheck};
-use super::instance::{Instance, InstanceSpec, LifecycleSettings, Mode, Stop};
+use super::instance::{
+    Instance, InstanceSpec, LifecycleSettings, Mode, RunSync, Stop, SyncTarget, Trigger,
+};
 use super::shard::replica_for;
-use super::status::{StatusBoard, TenantStatus};
-use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff};
+use super::status::{Activity, StatusBoard, TenantStatus};
+use crate::config::{ConfigError, HubConfig, TenantConfig, TenantId, diff, effective_settings};
+use crate::history::HistoryLog;
 use crate::telemetry::metrics;
 
 struct TenantSlot {
@@ -40,6 +43,7 @@ pub struct Supervisor {
     tenants: BTreeMap<TenantId, TenantSlot>,
     next_instance_generation: u64,
     lifecycle: LifecycleSettings,
+    history: HistoryLog,
     shutting_down: bool,
 }
 
@@ -49,6 +53,7 @@ impl Supervisor {
         ordinal: u32,
         board: StatusBoard,
         lifecycle: LifecycleSettings,
+        history: HistoryLog,
     ) -> Self {
         let workers = config.hub.workers;
         Self {
@@ -62,6 +67,7 @@ impl Supervisor {
             tenants: BTreeMap::new(),
             next_instance_generation: 1,
             lifecycle,
+            history,
             shutting_down: false,
         }
     }
@@ -84,6 +90,7 @@ impl Supervisor {
             board: self.board.clone(),
             sync_slots: self.sync_slots.clone(),
             lifecycle: self.lifecycle,
+            history: self.history.clone(),
         }
     }
 
@@ -99,11 +106,9 @@ impl Supervisor {
         let generation = self.next_instance_generation;
         self.next_instance_generation += 1;
         let spec = self.instance_parts().spec(&tenant, generation, false);
-        self.board.insert(TenantStatus::new(
-            tenant.id.as_str(),
-            generation,
-            spec.mode.label(),
-        ));
+        let mut status = TenantStatus::new(tenant.id.as_str(), generation, spec.mode.label());
+        status.settings = effective_settings(&tenant).into();
+        self.board.insert(status);
         let addr = start_instance(&arbiter, spec);
         let id = tenant.id.clone();
         let slot = TenantSlot {
@@ -146,6 +151,7 @@ struct InstanceParts {
     board: StatusBoard,
     sync_slots: Arc<Semaphore>,
     lifecycle: LifecycleSettings,
+    history: HistoryLog,
 }
 
 impl InstanceParts {
@@ -159,6 +165,7 @@ impl InstanceParts {
             sync_slots: self.sync_slots.clone(),
             lifecycle: self.lifecycle,
             restarted,
+            history: Some(self.history.clone()),
         }
     }
 }
@@ -306,6 +313,57 @@ impl Handler<RejectConfig> for Supervisor {
         }
         metrics::config_reload("error");
         self.board.record_rejected_reload(error.to_string());
+    }
+}
+
+/// Why an operator's "sync now" is not offered for ConductorOne tenants.
+pub const CONDUCTORONE_SCHEDULES: &str = "ConductorOne schedules this tenant's syncs (service mode): start one from ConductorOne, which hands the task to this hub.";
+
+/// Why "sync now" did not start a sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncNowError {
+    UnknownTenant,
+    /// The tenant exists but cannot sync now; the text says why and what to do.
+    Refused(String),
+}
+
+/// An operator's "sync now" of one scheduled tenant; answered once the
+/// sync is asked for (the Instance records how it ends).
+#[derive(Message)]
+#[rtype(result = "Result<(), SyncNowError>")]
+pub struct SyncNow(pub String);
+
+impl Handler<SyncNow> for Supervisor {
+    type Result = Result<(), SyncNowError>;
+
+    fn handle(&mut self, SyncNow(id): SyncNow, _: &mut Context<Self>) -> Self::Result {
+        let refused = |why: &str| Err(SyncNowError::Refused(why.to_owned()));
+        if self.shutting_down {
+            return refused("the hub is shutting down");
+        }
+        let Some(slot) = TenantId::parse(&id)
+            .ok()
+            .and_then(|tenant| self.tenants.get(&tenant))
+        else {
+            return Err(SyncNowError::UnknownTenant);
+        };
+        if Mode::for_tenant(&slot.config) == Mode::ConductorOne {
+            return refused(CONDUCTORONE_SCHEDULES);
+        }
+        let syncing = self
+            .board
+            .tenant(&id)
+            .is_some_and(|status| status.activity == Activity::Syncing);
+        if syncing {
+            return refused(
+                "a sync of this tenant is running already; its result shows in the history when it ends",
+            );
+        }
+        let Some(instance) = slot.instance.addr() else {
+            return refused("the tenant is restarting; try again in a few seconds");
+        };
+        instance.do_send(RunSync::new(Trigger::Manual, SyncTarget::Latest));
+        Ok(())
     }
 }
 

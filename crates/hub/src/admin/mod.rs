@@ -2,12 +2,17 @@
 //! busy actor arbiter can never stall a probe: `/healthz` (the process is
 //! alive), `/readyz` (config loaded and every assigned tenant started),
 //! `/status` (JSON, never a secret), `/metrics` (Prometheus text) and
-//! `POST /reload` (the same reload SIGHUP triggers). `/status` and `/reload`
-//! are guarded by [`access`]; the probes and `/metrics` are always open.
+//! `POST /reload` (the same reload SIGHUP triggers), and the operator
+//! [`console`] at `/`. `/status`, `/reload` and the console are guarded by
+//! [`access`]; the probes and `/metrics` are always open.
 
 mod access;
+pub mod console;
+mod session;
 
-pub use access::AdminAccess;
+pub use crate::actors::supervisor::SyncNowError;
+pub use access::{AdminAccess, Viewer};
+pub use console::hub_view::HubInfo;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,12 +34,18 @@ pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 pub type ReloadTrigger =
     Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, String>> + Send + Sync>;
 
+/// Starts a sync of one tenant now; resolves once it has started.
+pub type SyncTrigger =
+    Arc<dyn Fn(String) -> BoxFuture<'static, Result<(), SyncNowError>> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct AdminState {
     pub board: StatusBoard,
     pub metrics: MetricsRenderer,
     pub reload: ReloadTrigger,
+    pub sync_now: SyncTrigger,
     pub access: AdminAccess,
+    pub info: HubInfo,
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -50,6 +61,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(guarded)
+        .merge(console::routes())
         .with_state(state)
 }
 

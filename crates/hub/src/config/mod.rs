@@ -7,6 +7,7 @@ pub mod baton;
 mod diff;
 mod errors;
 mod raw;
+mod summary;
 mod validate;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use reqwest::Url;
 pub use self::diff::{ConfigDiff, diff};
 pub use self::errors::{ConfigError, Problem};
 use self::raw::RawConfig;
+pub use self::summary::{Setting, effective_settings};
 use self::validate::Validator;
 use conductorone::settings::C1Settings;
 use confluence::settings::ClientSettings;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::lifecycle::LifecycleSettings;
 use crate::actors::status::{NextSyncReason, ObjectCounts, StatusBoard};
 use crate::config::TenantConfig;
+use crate::history::HistoryLog;
 use crate::sync::{Progress, Skipped, SyncError, SyncScope};
 use conductorone::RunnerStatus;
 use confluence::ClientStats;
@@ -21,8 +22,12 @@ use confluence::ClientStats;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Trigger {
     Schedule,
-    ConductorOne { task_id: String },
+    ConductorOne {
+        task_id: String,
+    },
     OneShot,
+    /// An operator's "sync now" (the console, or a script with the admin token).
+    Manual,
 }
 
 /// `/status` shows the label; a task id is in the logs.
@@ -32,12 +37,32 @@ impl serde::Serialize for Trigger {
     }
 }
 
+/// Read back from a tenant's history file, which keeps the label only: a
+/// ConductorOne sync comes back without its task id.
+impl<'de> serde::Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let label = <String as serde::Deserialize>::deserialize(deserializer)?;
+        match label.as_str() {
+            "schedule" => Ok(Self::Schedule),
+            "conductorone" => Ok(Self::ConductorOne {
+                task_id: String::new(),
+            }),
+            "oneshot" => Ok(Self::OneShot),
+            "manual" => Ok(Self::Manual),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown sync trigger `{other}`"
+            ))),
+        }
+    }
+}
+
 impl Trigger {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Schedule => "schedule",
             Self::ConductorOne { .. } => "conductorone",
             Self::OneShot => "oneshot",
+            Self::Manual => "manual",
         }
     }
 }
@@ -139,6 +164,8 @@ pub struct InstanceSpec {
     pub lifecycle: LifecycleSettings,
     /// True when the Supervisor re-creates an Instance that died.
     pub restarted: bool,
+    /// Where finished syncs and tasks are recorded; `None` for a one-shot sync.
+    pub history: Option<HistoryLog>,
 }
 
 /// What the Scheduler decided about the next sync.

@@ -198,6 +198,10 @@ impl Actor for Instance {
             status.pacing_source = pacing_source;
         });
         self.resume_lifecycle(client_error);
+        // A re-created Instance finds its history on the board already.
+        if !self.spec.restarted {
+            self.load_history(ctx);
+        }
         self.users = Some(Child::new("users fetcher", UsersFetcher::default().start()));
         self.groups = Some(Child::new(
             "groups fetcher",
@@ -349,6 +353,8 @@ impl Handler<Provision> for Instance {
     fn handle(&mut self, message: Provision, _: &mut Context<Self>) -> Self::Result {
         self.lifecycle.provisioning_started();
         self.publish();
+        let task_type = message.request.label();
+        let started_at = SystemTime::now();
         let provisioner = self.provisioner.as_ref().and_then(Child::addr).cloned();
         let unavailable = match &self.client {
             Err(err) => format!("the tenant's Confluence client could not be built: {err}"),
@@ -363,8 +369,9 @@ impl Handler<Provision> for Instance {
                 .await
                 .unwrap_or_else(|_| Err(TaskError::new(tonic::Code::Unavailable, unavailable)))
         };
-        Box::pin(work.into_actor(self).map(|result, instance, _| {
+        Box::pin(work.into_actor(self).map(move |result, instance, _| {
             instance.lifecycle.provisioning_finished();
+            instance.record_task(task_type, started_at, result.as_ref().err());
             instance.publish();
             result
         }))

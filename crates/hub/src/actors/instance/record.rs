@@ -1,14 +1,19 @@
-//! How the Instance reports: a finished sync's log line and metrics, and the
-//! tenant's state, which only the Instance publishes to the status board.
+//! How the Instance reports: a finished sync's log line and metrics, the
+//! tenant's history (on the board and in its file), and the tenant's state,
+//! which only the Instance publishes to the status board.
 
 use std::time::{Instant, SystemTime};
+
+use actix::{ActorFutureExt, AsyncContext, Context, WrapFuture};
 
 use super::Instance;
 use super::lifecycle::{Resumed, SyncEnd};
 use super::messages::{SyncReport, Trigger};
 use crate::actors::status::{LastSync, ObjectCounts, SyncOutcome, TenantState, duration_ms};
+use crate::history::{self, HistoryEntry, TaskRecord};
 use crate::sync::SyncError;
 use crate::telemetry::metrics;
+use conductorone::task::TaskError;
 use confluence::ClientStats;
 
 impl Instance {
@@ -121,7 +126,61 @@ impl Instance {
         };
         self.spec
             .board
-            .update(tenant, |status| status.last_sync = Some(last_sync));
+            .update(tenant, |status| status.last_sync = Some(last_sync.clone()));
+        self.remember(HistoryEntry::Sync(last_sync));
         self.publish();
+    }
+
+    pub(super) fn record_task(
+        &mut self,
+        task_type: &'static str,
+        started_at: SystemTime,
+        error: Option<&TaskError>,
+    ) {
+        let ended_at = SystemTime::now();
+        let took = ended_at.duration_since(started_at).unwrap_or_default();
+        self.remember(HistoryEntry::Task(TaskRecord {
+            task_type: task_type.to_owned(),
+            started_at,
+            ended_at,
+            outcome: if error.is_some() {
+                SyncOutcome::Error
+            } else {
+                SyncOutcome::Ok
+            },
+            duration_ms: duration_ms(took),
+            error: error.map(ToString::to_string),
+        }));
+    }
+
+    /// Onto the board now, into the tenant's file on the history thread.
+    fn remember(&self, entry: HistoryEntry) {
+        if let Some(log) = &self.spec.history {
+            let file = history::file_of(&self.spec.tenant_dir);
+            log.append(self.tenant(), file, entry.clone());
+        }
+        self.spec
+            .board
+            .update(self.tenant(), |status| status.remember(entry));
+    }
+
+    /// Reads what an earlier run of the hub recorded, off the arbiter, and
+    /// puts it before anything this run has recorded since.
+    pub(super) fn load_history(&self, ctx: &mut Context<Self>) {
+        let Some(log) = self.spec.history.clone() else {
+            return;
+        };
+        let tenant = self.tenant().to_owned();
+        let file = history::file_of(&self.spec.tenant_dir);
+        let load = async move { log.load(&tenant, file).await };
+        ctx.spawn(load.into_actor(self).map(|earlier, instance, _| {
+            if !earlier.is_empty() {
+                let tenant = instance.tenant().to_owned();
+                instance
+                    .spec
+                    .board
+                    .update(&tenant, |status| status.adopt_history(earlier));
+            }
+        }));
     }
 }

@@ -87,6 +87,7 @@ async fn a_tenant_whose_actors_keep_dying_is_degraded_until_a_stable_period_pass
             ..LifecycleSettings::default()
         },
         restarted: false,
+        history: None,
     };
     let instance = Instance::new(spec).start();
     wait_for(&board, "a healthy start", |s| s.health == Health::Healthy).await;

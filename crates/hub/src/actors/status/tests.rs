@@ -104,3 +104,29 @@ fn readiness_waits_for_every_tenant_to_start() {
     board.update("gamma", |status| status.state = TenantState::Idle);
     assert!(board.is_ready());
 }
+
+#[test]
+fn failing_since_is_the_start_of_the_oldest_failure_after_the_last_success() {
+    use crate::history::HistoryEntry;
+    let at = |seconds: u64, outcome: SyncOutcome| {
+        let mut entry = sync(outcome, None);
+        entry.started_at = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+        HistoryEntry::Sync(entry)
+    };
+    let mut status = TenantStatus::new("acme", 1, "scheduler");
+    status.remember(at(10, SyncOutcome::Error));
+    status.remember(at(20, SyncOutcome::Ok));
+    status.remember(at(30, SyncOutcome::Error));
+    status.remember(at(40, SyncOutcome::Cancelled));
+    status.remember(at(50, SyncOutcome::Error));
+    assert_eq!(
+        status.failing_since(),
+        None,
+        "no failure counted: not failing"
+    );
+    status.consecutive_failures = 3;
+    assert_eq!(
+        status.failing_since(),
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(30))
+    );
+}

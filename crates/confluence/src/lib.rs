@@ -8,6 +8,8 @@ mod concurrency;
 mod decode;
 mod detect;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod models;
 mod pacing;

@@ -56,6 +56,12 @@ pub(crate) struct DecodedPage<T> {
 }
 
 impl<T> DecodedPage<T> {
+    /// The entries that carried an identity.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.iter().flatten().count()
+    }
+
     fn new<W>(page: Page<W>, convert: impl FnMut(W) -> Option<T>) -> Self {
         Self {
             has_next: page.links.next.is_some(),
@@ -99,6 +105,18 @@ pub(crate) const SPACES: Codec<Space> = Codec {
     },
     key: |space| &space.key,
 };
+
+#[cfg(feature = "fuzzing")]
+impl<T> Codec<T> {
+    pub(crate) fn decode_page(
+        &self,
+        transport: &Transport,
+        reply: Reply,
+        kind: WalkKind,
+    ) -> Result<DecodedPage<T>, ConfluenceError> {
+        (self.decode)(transport, reply, kind)
+    }
+}
 
 /// What a walk does when its endpoint answers 404 on the first page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

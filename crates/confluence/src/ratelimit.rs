@@ -118,7 +118,7 @@ impl TenantLimiter {
         }
     }
 
-    fn pause_until(&self) -> Option<Instant> {
+    pub(crate) fn pause_until(&self) -> Option<Instant> {
         self.buckets()
             .not_before
             .filter(|until| *until > Instant::now())

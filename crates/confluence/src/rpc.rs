@@ -98,7 +98,7 @@ pub(crate) async fn call<T: DeserializeOwned>(
 }
 
 /// One JSON-RPC answer: its result, or the error it carries or stands for.
-fn decode_answer<T: DeserializeOwned>(
+pub(crate) fn decode_answer<T: DeserializeOwned>(
     transport: &Transport,
     method: RpcMethod,
     needed_for: &'static str,

@@ -4,10 +4,15 @@
 
 use std::time::Duration;
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use hyper_rustls::HttpsConnectorBuilder;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::ClientConfig;
+use tonic::codegen::http::uri::Scheme;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tower::ServiceExt;
 
 use super::credentials::ClientId;
-use platform::tls::{CaCertificates, install_crypto_provider};
+use platform::tls::{self, CaCertificates};
 
 const DEFAULT_PORT: u16 = 443;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,7 +25,7 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 pub enum ChannelError {
     #[error("ConductorOne API host `{0}` is not a valid host[:port]")]
     InvalidHost(String),
-    #[error("the ConductorOne CA certificate is not usable: {0}")]
+    #[error("cannot set up TLS for ConductorOne: {0}")]
     Tls(String),
     #[error("cannot build the HTTPS client for the ConductorOne token endpoint: {0}")]
     Http(String),
@@ -74,58 +79,65 @@ impl ApiEndpoint {
 }
 
 /// A lazily connected channel: no network I/O until the first call, and it
-/// reconnects by itself after a broken connection.
+/// reconnects by itself after a broken connection. TLS comes from the
+/// process's shared client configuration for this CA bundle (or the system
+/// roots), so a thousand tenants do not load a thousand copies of the roots.
 pub fn grpc_channel(
     endpoint: &ApiEndpoint,
     ca: Option<&CaCertificates>,
     user_agent: &str,
 ) -> Result<Channel, ChannelError> {
-    install_crypto_provider();
-    let uri = format!("https://{}:{}", endpoint.host, endpoint.port);
-    let builder = Endpoint::from_shared(uri)
-        .map_err(|_| ChannelError::InvalidHost(endpoint.authority()))?
+    let invalid = || ChannelError::InvalidHost(endpoint.authority());
+    // Requests carry the https origin (`:scheme`, `:authority`); the channel
+    // itself is told `http`, because tonic refuses an https address unless
+    // its own TLS (which loads the system roots per channel) is configured.
+    // The connector below always speaks TLS, whatever scheme it is handed.
+    let origin: Uri = format!("https://{}:{}", endpoint.host, endpoint.port)
+        .parse()
+        .map_err(|_| invalid())?;
+    let builder = Endpoint::from_shared(format!("http://{}:{}", endpoint.host, endpoint.port))
+        .map_err(|_| invalid())?
+        .origin(origin)
         .user_agent(user_agent)
-        .map_err(|_| ChannelError::InvalidHost(endpoint.authority()))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_keepalive(Some(TCP_KEEPALIVE));
-    let tls = ClientTlsConfig::new().domain_name(endpoint.host.clone());
-    let with_extra = |tls: ClientTlsConfig| match ca {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
-        None => tls,
-    };
-    let configured = match builder
-        .clone()
-        .tls_config(with_extra(tls.clone().with_native_roots()))
-    {
-        Ok(configured) => configured,
-        // A minimal container may have no system roots; a configured CA is then enough.
-        Err(_) if ca.is_some() => builder
-            .tls_config(with_extra(tls))
-            .map_err(|err| ChannelError::Tls(err.to_string()))?,
-        Err(err) => return Err(ChannelError::Tls(err.to_string())),
-    };
-    Ok(configured.connect_lazy())
+        .map_err(|_| invalid())?;
+    let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
+    // The endpoint's own connect timeout and keepalive apply only to tonic's
+    // connector; this one carries them itself.
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    tcp.set_keepalive(Some(TCP_KEEPALIVE));
+    let mut tls = ClientConfig::clone(&tls);
+    // The connector sets ALPN (h2) itself and refuses a config that has one.
+    tls.alpn_protocols.clear();
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http2()
+        .wrap_connector(tcp);
+    let connector = ServiceExt::<Uri>::map_request(connector, with_https_scheme);
+    Ok(builder.connect_with_connector_lazy(connector))
 }
 
-/// The HTTPS client for the token endpoint: system roots plus the optional CA.
+fn with_https_scheme(uri: Uri) -> Uri {
+    let mut parts = uri.into_parts();
+    parts.scheme = Some(Scheme::HTTPS);
+    Uri::from_parts(parts).expect("an authority-form URI stays valid with another scheme")
+}
+
+/// The HTTPS client for the token endpoint: system roots plus the optional
+/// CA, from the same shared configuration as the gRPC channel.
 pub fn http_client(ca: Option<&CaCertificates>) -> Result<reqwest::Client, ChannelError> {
-    install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
+    let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
+    let builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .user_agent("baton-c1-credential-provider")
         // A redirect would re-send the signed client assertion to a server
         // nobody configured.
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = ca {
-        let certificates = ca
-            .certificates()
-            .iter()
-            .map(|der| reqwest::Certificate::from_der(der))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| ChannelError::Tls(err.to_string()))?;
-        builder = builder.tls_certs_merge(certificates);
-    }
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(ClientConfig::clone(&tls));
     builder
         .build()
         .map_err(|err| ChannelError::Http(err.to_string()))

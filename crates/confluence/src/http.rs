@@ -2,24 +2,20 @@
 //! optional extra CA, the request timeout and the `Authorization` header
 //! (marked sensitive so it never reaches a log).
 //!
-//! The system's root certificates are read and parsed once per process and
-//! shared by every tenant's client: left to reqwest, each client loads its own
-//! copy (about 85 KB and a parse of the whole system bundle per tenant, which
-//! `benches/hub_tenants.rs` showed growing with the tenant count). A tenant with
-//! a `ca_file` gets its own verifier: the system roots plus its CA.
+//! The TLS configuration comes from [`platform::tls::client_config`]: built
+//! once per process (and once per `ca_file` bundle) and shared by every
+//! tenant's client. Left to reqwest, each client loads its own copy of the
+//! system roots (about 85 KB and a parse of the whole bundle per tenant,
+//! which `benches/hub_tenants.rs` showed growing with the tenant count).
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
-use rustls::client::danger::ServerCertVerifier;
-use rustls::crypto::CryptoProvider;
-use rustls_platform_verifier::Verifier;
+use rustls::ClientConfig;
 
 use super::error::{ConfluenceError, ErrorKind};
 use super::settings::{Auth, ClientSettings};
-use platform::tls::CaCertificates;
 
 /// Connecting should never take as long as a slow page; cap it separately.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,58 +42,11 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
         // so it surfaces as an error that says so.
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(settings.concurrency_ceiling());
-    let tls = tls_config(settings.ca.as_deref()).map_err(setup)?;
+    let tls = platform::tls::client_config(settings.ca.as_deref()).map_err(setup)?;
     builder
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(ClientConfig::clone(&tls))
         .build()
         .map_err(|err| setup(err.without_url().to_string()))
-}
-
-/// What reqwest would build for itself (TLS 1.2 and 1.3, ALPN h2 then
-/// http/1.1, the platform verifier), but over the shared system roots.
-fn tls_config(ca: Option<&CaCertificates>) -> Result<rustls::ClientConfig, String> {
-    let provider = crypto_provider();
-    let verifier: Arc<dyn ServerCertVerifier> = match ca {
-        None => system_verifier()?,
-        Some(ca) => {
-            let extra = ca.certificates().iter().cloned();
-            Arc::new(
-                Verifier::new_with_extra_roots(extra, provider.clone())
-                    .map_err(|err| format!("ca_file holds no usable certificate: {err}"))?,
-            )
-        }
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| format!("cannot set up TLS: {err}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// The verifier over the system roots, built on first use and shared by
-/// every client of the process (the system bundle changes only with the image).
-fn system_verifier() -> Result<Arc<dyn ServerCertVerifier>, String> {
-    static SYSTEM: OnceLock<Result<Arc<Verifier>, String>> = OnceLock::new();
-    let verifier = SYSTEM.get_or_init(|| {
-        Verifier::new(crypto_provider()).map(Arc::new).map_err(|err| {
-            format!(
-                "cannot load the system's root certificates: {err}; install the ca-certificates package or set ca_file"
-            )
-        })
-    });
-    verifier
-        .clone()
-        .map(|verifier| verifier as Arc<dyn ServerCertVerifier>)
-}
-
-/// The process default (installed before any client is built), else ring.
-fn crypto_provider() -> Arc<CryptoProvider> {
-    CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
 fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
@@ -122,8 +71,11 @@ fn authorization(auth: &Auth) -> Result<HeaderValue, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use platform::secret::Secret;
+    use platform::tls::CaCertificates;
 
     /// A self-signed test CA (`openssl req -x509 -newkey ec`), no key kept.
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\

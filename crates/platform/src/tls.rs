@@ -1,15 +1,19 @@
-//! The process's TLS crypto provider. reqwest (`rustls-no-provider`) and
-//! tonic (`tls-ring`) both need rustls' process-wide provider installed
-//! before their first client or server; everything that builds one calls
-//! [`install_crypto_provider`] first. We use ring (docs/decisions.md, ring
-//! not aws-lc), so aws-lc is never compiled. Also the extra trust roots a
-//! tenant's `ca_file` adds.
+//! The process's TLS: its crypto provider (ring, so aws-lc is never
+//! compiled; docs/decisions.md), the extra trust roots a tenant's `ca_file`
+//! adds, and the one client configuration every HTTPS and gRPC client is
+//! built from. That configuration (system roots through the platform
+//! verifier, plus a bundle's roots) is built once per bundle and shared: a
+//! thousand tenants hold one copy of the system roots, not a thousand.
 
 use std::fmt;
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
 
+use rustls::ClientConfig;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls_platform_verifier::Verifier;
 
 static INSTALL: Once = Once::new();
 
@@ -21,13 +25,21 @@ pub fn install_crypto_provider() {
 }
 
 /// Extra trust roots from a config's `ca_file`: read and parsed once when the
-/// config is validated, then shared (`Arc`) by every client that trusts them.
-/// Keeps the PEM text too, for tonic, which takes its roots as PEM.
-#[derive(Clone, PartialEq, Eq)]
+/// config is validated, then shared (`Arc`) by every client that trusts them,
+/// with the client configuration built from them on first use.
 pub struct CaCertificates {
     pem: Vec<u8>,
     certificates: Vec<CertificateDer<'static>>,
+    client_config: OnceLock<Result<Arc<ClientConfig>, String>>,
 }
+
+impl PartialEq for CaCertificates {
+    fn eq(&self, other: &Self) -> bool {
+        self.pem == other.pem
+    }
+}
+
+impl Eq for CaCertificates {}
 
 impl CaCertificates {
     /// Every certificate of a PEM bundle, each checked to be a usable trust
@@ -45,7 +57,11 @@ impl CaCertificates {
                 .add(certificate.clone())
                 .map_err(|err| format!("holds a certificate that is not a usable CA ({err})"))?;
         }
-        Ok(Self { pem, certificates })
+        Ok(Self {
+            pem,
+            certificates,
+            client_config: OnceLock::new(),
+        })
     }
 
     pub fn pem(&self) -> &[u8] {
@@ -55,6 +71,42 @@ impl CaCertificates {
     pub fn certificates(&self) -> &[CertificateDer<'static>] {
         &self.certificates
     }
+}
+
+/// The TLS client configuration for servers trusted by the system's roots
+/// and, when given, a `ca_file`'s: TLS 1.2 and 1.3, ALPN h2 then http/1.1
+/// (gRPC clients narrow it to h2). Built once per bundle, then shared.
+pub fn client_config(ca: Option<&CaCertificates>) -> Result<Arc<ClientConfig>, String> {
+    static SYSTEM: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    let cell = ca.map_or(&SYSTEM, |ca| &ca.client_config);
+    cell.get_or_init(|| build_client_config(ca)).clone()
+}
+
+fn build_client_config(ca: Option<&CaCertificates>) -> Result<Arc<ClientConfig>, String> {
+    install_crypto_provider();
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .ok_or("no TLS crypto provider is installed")?;
+    let verifier: Arc<dyn ServerCertVerifier> = match ca {
+        None => Arc::new(Verifier::new(provider.clone()).map_err(|err| {
+            format!(
+                "cannot load the system's root certificates: {err}; install the \
+                 ca-certificates package or set ca_file"
+            )
+        })?),
+        Some(ca) => Arc::new(
+            Verifier::new_with_extra_roots(ca.certificates.iter().cloned(), provider.clone())
+                .map_err(|err| format!("ca_file holds no usable certificate: {err}"))?,
+        ),
+    };
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| format!("cannot set up TLS: {err}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl fmt::Debug for CaCertificates {

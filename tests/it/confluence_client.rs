@@ -712,6 +712,39 @@ async fn flaky_server_with_503s_and_resets_yields_identical_results() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_walk_closes_its_idle_connections_within_seconds() {
+    let options = SimOptions::new(SimVersion::V9_2, dataset(300, 20, 10));
+    let auth = admin(&options);
+    let sim = start(options);
+    let client = client(&sim, auth);
+    let walked = walk(&client).await.unwrap();
+    assert_complete(&walked, &sim.dataset(), SimVersion::V9_2);
+    let open_after_walk = sim.open_connections();
+    assert!(
+        open_after_walk > 0,
+        "the client kept no connection between requests"
+    );
+
+    // The client lives on (as a tenant's does between syncs); its pooled
+    // connections must not.
+    let finished = Instant::now();
+    while sim.open_connections() > 0 && finished.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed_after = finished.elapsed();
+    assert_eq!(
+        sim.open_connections(),
+        0,
+        "{open_after_walk} connections still open {closed_after:?} after the walk"
+    );
+    assert!(
+        closed_after < Duration::from_secs(15),
+        "idle connections were closed only after {closed_after:?}"
+    );
+    drop(client);
+}
+
 #[tokio::test]
 async fn truncated_json_is_a_clear_error_never_a_short_result() {
     let options = SimOptions::new(SimVersion::V9_2, dataset(100, 4, 2));

@@ -19,6 +19,11 @@ use super::settings::{Auth, ClientSettings};
 
 /// Connecting should never take as long as a slow page; cap it separately.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A sync reuses its connections back to back; once it is over they would
+/// sit idle until the next one (an hour by default), each holding a socket
+/// and TLS buffers per tenant. The pool checks once per timeout, so they
+/// close between one and two timeouts after their last use.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub use platform::tls::install_crypto_provider;
 
@@ -41,7 +46,8 @@ pub(crate) fn build_client(settings: &ClientSettings) -> Result<reqwest::Client,
         // missing context path, a login page); following it would hide that,
         // so it surfaces as an error that says so.
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(settings.concurrency_ceiling());
+        .pool_max_idle_per_host(settings.concurrency_ceiling())
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT);
     let tls = platform::tls::client_config(settings.ca.as_deref()).map_err(setup)?;
     builder
         .tls_backend_preconfigured(ClientConfig::clone(&tls))

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::auth::Authenticator;
 use super::faults::FaultInjector;
@@ -25,6 +25,8 @@ pub(crate) struct App {
     pub in_flight: AtomicUsize,
     pub faults: FaultInjector,
     pub counters: RequestCounters,
+    /// TCP connections open right now (clients that keep idle ones show here).
+    pub open_connections: Arc<AtomicUsize>,
     pub remote_api_enabled: bool,
     pub licensed_seats: Option<usize>,
 }
@@ -73,6 +75,7 @@ impl App {
             in_flight: AtomicUsize::new(0),
             faults: FaultInjector::new(faults),
             counters: RequestCounters::default(),
+            open_connections: Arc::default(),
             remote_api_enabled,
             licensed_seats,
             quirks,

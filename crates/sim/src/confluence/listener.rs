@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::connect_info::Connected;
@@ -16,11 +16,17 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub(crate) struct SimListener {
     inner: TcpListener,
+    open: Arc<AtomicUsize>,
 }
 
 impl SimListener {
-    pub fn new(inner: TcpListener) -> Self {
-        Self { inner }
+    /// Takes over a bound, non-blocking listener; `open` counts the
+    /// connections accepted and not yet closed.
+    pub fn new(inner: std::net::TcpListener, open: Arc<AtomicUsize>) -> io::Result<Self> {
+        Ok(Self {
+            inner: TcpListener::from_std(inner)?,
+            open,
+        })
     }
 }
 
@@ -35,10 +41,12 @@ impl Listener for SimListener {
                     // Small JSON responses would otherwise wait on Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
                     let reset = Arc::new(AtomicBool::new(false));
+                    self.open.fetch_add(1, Ordering::Relaxed);
                     return (
                         ResettableStream {
                             inner: stream,
                             reset,
+                            open: Arc::clone(&self.open),
                         },
                         address,
                     );
@@ -58,6 +66,13 @@ impl Listener for SimListener {
 pub(crate) struct ResettableStream {
     inner: TcpStream,
     reset: Arc<AtomicBool>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl ResettableStream {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,6 +53,7 @@ impl ConfluenceSim {
         let worker_threads = options.worker_threads.max(1);
         let app = Arc::new(App::new(options, format!("http://{address}")));
         let router = routes::router(Arc::clone(&app));
+        let open_connections = Arc::clone(&app.open_connections);
         let (ready_sender, ready) = mpsc::channel();
         let (stop, stopped) = oneshot::channel();
         // The runtime is built and dropped on the simulator's thread only: a
@@ -66,7 +68,13 @@ impl ConfluenceSim {
                     .build();
                 match runtime {
                     Ok(runtime) => {
-                        runtime.block_on(serve(listener, router, stopped, ready_sender));
+                        runtime.block_on(serve(
+                            listener,
+                            open_connections,
+                            router,
+                            stopped,
+                            ready_sender,
+                        ));
                         runtime.shutdown_background();
                     }
                     Err(error) => {
@@ -125,6 +133,11 @@ impl ConfluenceSim {
         self.app.counters.by_route()
     }
 
+    /// TCP connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.app.open_connections.load(Ordering::Relaxed)
+    }
+
     /// Replaces the fault injection; the fault sequence restarts from request 0.
     pub fn set_faults(&self, faults: Faults) {
         self.app.faults.set(faults);
@@ -164,11 +177,12 @@ impl Drop for ConfluenceSim {
 
 async fn serve(
     listener: std::net::TcpListener,
+    open_connections: Arc<AtomicUsize>,
     router: Router,
     stopped: oneshot::Receiver<()>,
     ready: mpsc::Sender<io::Result<()>>,
 ) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
+    let listener = match SimListener::new(listener, open_connections) {
         Ok(listener) => listener,
         Err(error) => {
             let _ = ready.send(Err(error));
@@ -177,10 +191,9 @@ async fn serve(
     };
     let (drain, draining) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<ConnectionHandle>();
-    let server =
-        axum::serve(SimListener::new(listener), service).with_graceful_shutdown(async move {
-            let _ = draining.await;
-        });
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let _ = draining.await;
+    });
     let server = tokio::spawn(async move { server.await });
     let _ = ready.send(Ok(()));
     // A dropped sender (the handle was leaked or dropped) also means stop.

@@ -340,6 +340,29 @@ mod tests {
         );
     }
 
+    /// The input on which the rate-limit fuzz target first stopped: a
+    /// `Retry-After` past the budget on a 200, twice, among junk headers.
+    /// The limiter reports what the server asked (the retry logic gives up
+    /// on it) and holds the tenant back no longer than the budget.
+    #[test]
+    fn a_long_retry_after_on_a_success_is_reported_but_pauses_within_the_budget() {
+        let limiter = limiter();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-c", HeaderValue::from_static("2026 2WWW9"));
+        headers.append(RETRY_AFTER, HeaderValue::from_static("510"));
+        headers.append(RETRY_AFTER, HeaderValue::from_static("5."));
+        assert_eq!(
+            limiter.observe(200, &headers),
+            Some(Duration::from_secs(510))
+        );
+        let until = limiter.pause_until().expect("paused");
+        assert!(
+            until <= Instant::now() + Duration::from_secs(300),
+            "{until:?}"
+        );
+        assert!(matches!(limiter.pacing(), Pacing::Adaptive { .. }));
+    }
+
     #[tokio::test]
     async fn retry_after_zero_does_not_pause() {
         let limiter = limiter();

@@ -3,7 +3,8 @@
 //! with its own ConductorOne credentials, connected to the ConductorOne
 //! simulator and polling with nothing to do. Once every session is connected
 //! and a settle time has passed, measures the hub's CPU time over a window
-//! (default 60 s) and its RSS, for each `next_poll` the simulator asks for.
+//! (default 60 s) and its RSS (once a minute, and its growth over the
+//! window), for each `next_poll` the simulator asks for.
 //!
 //! The simulators (ConductorOne, and one Confluence that the tenants point
 //! at but, idle, never call) run in this bench process; their CPU is not
@@ -166,7 +167,17 @@ fn run(setup: &RunSetup<'_>, c1: &ConductorOneSim, next_poll: Duration) {
     let bench_before = own_usage();
     let before = hub.usage();
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(setup.seconds));
+    // RSS once a minute, to see whether an idle hub creeps.
+    let window = Duration::from_secs(setup.seconds);
+    while started.elapsed() + Duration::from_secs(60) <= window {
+        std::thread::sleep(Duration::from_secs(60));
+        let minute = started.elapsed().as_secs() / 60;
+        println!(
+            "  minute {minute} of the window: RSS {:.1} MiB",
+            mib(hub.usage().rss_kib)
+        );
+    }
+    std::thread::sleep(window.saturating_sub(started.elapsed()));
     let after = hub.usage();
     let elapsed = started.elapsed().as_secs_f64();
     let bench_after = own_usage();
@@ -195,8 +206,10 @@ fn run(setup: &RunSetup<'_>, c1: &ConductorOneSim, next_poll: Duration) {
         1e6 * cpu / polls.max(1) as f64
     );
     println!(
-        "  RSS: {:.1} MiB at the end, {:.1} MiB peak (VmHWM); {} threads",
+        "  RSS: {:.1} MiB when the window opened, {:.1} MiB at the end ({:+.2} %), {:.1} MiB peak (VmHWM); {} threads",
+        mib(before.rss_kib),
         mib(after.rss_kib),
+        100.0 * (after.rss_kib as f64 - before.rss_kib as f64) / before.rss_kib.max(1) as f64,
         mib(after.peak_kib),
         after.threads
     );

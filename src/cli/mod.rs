@@ -156,6 +156,8 @@ pub(crate) fn invalid_config(
 
 /// Runs the parsed command line and maps the outcome to a process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    #[cfg(feature = "sim")]
+    crate::faults::install();
     let result = logging(&cli).and_then(|(log_format, log_level)| {
         let log_level = log_level.as_str();
         match cli.command {

@@ -1,57 +1,22 @@
-//! Fault injection for the integration tests, compiled only with the
-//! `fault-injection` feature (the default build's simulators turn it on; the
-//! container image, built without them, has none of this).
-//!
-//! `CONFLUENCE_HUB_INJECT_PANICS="<tenant>=<count>[,...]"` makes the first
-//! `count` fetches of that tenant panic inside their fetcher actor, the way
-//! a bug would: the actor dies, its sync fails, and the Instance's
-//! supervision restarts it. Tests use it to drive a tenant into `degraded`
-//! through the real binary.
+//! A seam for the integration tests' faults. The binary built with its
+//! simulators (the default `sim` feature) may install a hook here; the
+//! image's build has no code that does, and then these calls do nothing.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::OnceLock;
 
-pub const INJECT_PANICS: &str = "CONFLUENCE_HUB_INJECT_PANICS";
+/// Called with the tenant and the fetcher's phase as a fetcher actor takes
+/// a fetch; it may panic, as a bug in the fetcher would.
+pub type FetchHook = fn(tenant: &str, fetcher: &str);
 
-/// Panics left to inject, per tenant.
-static PANICS_LEFT: LazyLock<Mutex<HashMap<String, u32>>> =
-    LazyLock::new(|| Mutex::new(parse(&std::env::var(INJECT_PANICS).unwrap_or_default())));
+static FETCH_HOOK: OnceLock<FetchHook> = OnceLock::new();
 
-fn parse(spec: &str) -> HashMap<String, u32> {
-    spec.split(',')
-        .filter_map(|entry| {
-            let (tenant, count) = entry.trim().split_once('=')?;
-            Some((tenant.trim().to_owned(), count.trim().parse().ok()?))
-        })
-        .collect()
+/// Installs the hook; only the first installation counts.
+pub fn install_fetch_hook(hook: FetchHook) {
+    let _ = FETCH_HOOK.set(hook);
 }
 
-/// Called as a fetcher actor takes a fetch of `tenant`'s sync.
-pub fn fetch_started(tenant: &str, fetcher: &str) {
-    let inject = {
-        let mut left = PANICS_LEFT
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        left.get_mut(tenant).is_some_and(|count| {
-            let inject = *count > 0;
-            *count = count.saturating_sub(1);
-            inject
-        })
-    };
-    if inject {
-        panic!("injected by {INJECT_PANICS}: the {fetcher} fetcher of tenant {tenant} panics");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse;
-
-    #[test]
-    fn the_spec_names_tenants_and_counts_and_skips_nonsense() {
-        let parsed = parse("acme=3, beta = 1,broken,gamma=x");
-        assert_eq!(parsed.len(), 2, "{parsed:?}");
-        assert_eq!(parsed["acme"], 3);
-        assert_eq!(parsed["beta"], 1);
+pub(crate) fn fetch_started(tenant: &str, fetcher: &str) {
+    if let Some(hook) = FETCH_HOOK.get() {
+        hook(tenant, fetcher);
     }
 }

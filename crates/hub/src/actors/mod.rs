@@ -4,7 +4,6 @@
 //! the blocking c1z work; reload as a diff; graceful shutdown.
 
 pub mod child;
-#[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod fetcher;
 pub mod instance;

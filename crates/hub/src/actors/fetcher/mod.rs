@@ -257,7 +257,6 @@ macro_rules! fetcher_handlers {
             type Result = ResponseFuture<Result<(), SyncError>>;
 
             fn handle(&mut self, Fetch(sync): Fetch, ctx: &mut Context<Self>) -> Self::Result {
-                #[cfg(feature = "fault-injection")]
                 crate::actors::fault::fetch_started(&sync.tenant, <$fetcher as Walker>::PHASE);
                 start(self, sync, ctx)
             }

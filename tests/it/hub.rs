@@ -73,6 +73,8 @@ async fn a_failing_tenant_never_delays_a_healthy_ones_schedule() {
         &config,
         &[ADMIN_TOKEN, ("HUB_IT_WRONG_TOKEN", "expired-pat")],
     );
+    hub.wait_for_tenants(&["healthy", "locked-out", "down"])
+        .await;
 
     // Record every healthy sync start while the other two keep failing; once
     // a tenant has failed, every look at it reads `failing`, retries included.
@@ -877,11 +879,12 @@ async fn a_failed_scheduled_sync_is_retried_soon_with_growing_gaps_and_the_reaso
         instance("down", &down, "HUB_IT_TOKEN", &one_attempt),
     );
     let dir = TempDir::new("retry-after-failure");
-    let hub = HubProcess::start(
+    let mut hub = HubProcess::start(
         dir.path(),
         &config,
         &[ADMIN_TOKEN, ("HUB_FAILURE_RETRY_BASE_MS", "1000")],
     );
+    hub.wait_for_tenants(&["healthy", "down"]).await;
 
     let started = Instant::now();
     let mut attempts: Vec<String> = Vec::new();

@@ -251,6 +251,17 @@ impl HubProcess {
         );
     }
 
+    /// Waits until `/status` lists every tenant in `ids`: the admin endpoint
+    /// answers while tenants are still being started.
+    pub async fn wait_for_tenants(&mut self, ids: &[&str]) {
+        self.wait_for(
+            std::time::Duration::from_secs(30),
+            "every tenant on /status",
+            |status| ids.iter().all(|id| tenant(status, id).is_some()),
+        )
+        .await;
+    }
+
     /// Waits for the process to exit; `None` on timeout.
     pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;

@@ -13,7 +13,7 @@ use super::error::ConfluenceError;
 use super::pagination::{Codec, GROUPS, SPACES, USERS, WalkKind};
 use super::ratelimit::{TenantLimiter, parse_retry_after};
 use super::rpc::{self, RpcMethod};
-use super::settings::{Auth, ClientSettings};
+use super::settings::{Auth, ClientSettings, defaults};
 use super::transport::{Reply, Transport};
 use super::wire::{RestPermission, RpcPermissionSet, ServerInformation};
 
@@ -162,8 +162,15 @@ pub fn observe_headers(status: u16, headers: &[(&[u8], &[u8])], max_pause: Durat
             map.append(name, value);
         }
     }
-    let limiter = TenantLimiter::new(None, 4, 16, max_pause);
+    let limiter = TenantLimiter::new(
+        None,
+        defaults::MAX_IN_FLIGHT,
+        defaults::MAX_IN_FLIGHT_CEILING,
+        max_pause,
+    );
     let asked = limiter.observe(status, &map);
+    // `/status` reads the pacing after every answer; whatever the headers
+    // held, reading it must not panic.
     let _ = limiter.pacing();
     let paused = limiter.pause_until().map_or(Duration::ZERO, |until| {
         until.saturating_duration_since(Instant::now())

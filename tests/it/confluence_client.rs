@@ -746,6 +746,36 @@ async fn a_finished_walk_closes_its_idle_connections_within_seconds() {
 }
 
 #[tokio::test]
+async fn releasing_idle_connections_closes_them_at_once_and_keeps_the_client_working() {
+    let options = SimOptions::new(SimVersion::V9_2, dataset(300, 20, 10));
+    let auth = admin(&options);
+    let sim = start(options);
+    let client = client(&sim, auth);
+    walk(&client).await.unwrap();
+    let open_after_walk = sim.open_connections();
+    assert!(open_after_walk > 0, "the client kept no connection");
+    let requests = client.stats().requests;
+
+    // What a tenant does when its sync ends: well before the idle timeout.
+    client.release_idle_connections();
+    let released = Instant::now();
+    while sim.open_connections() > 0 && released.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        sim.open_connections(),
+        0,
+        "{open_after_walk} connections still open {:?} after the release",
+        released.elapsed()
+    );
+
+    // The next sync opens new ones, and what the client counted stays.
+    let walked = walk(&client).await.unwrap();
+    assert_complete(&walked, &sim.dataset(), SimVersion::V9_2);
+    assert!(client.stats().requests > requests);
+}
+
+#[tokio::test]
 async fn truncated_json_is_a_clear_error_never_a_short_result() {
     let options = SimOptions::new(SimVersion::V9_2, dataset(100, 4, 2));
     let auth = admin(&options);

@@ -19,10 +19,10 @@ use super::settings::{Auth, ClientSettings};
 
 /// Connecting should never take as long as a slow page; cap it separately.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A sync reuses its connections back to back; once it is over they would
-/// sit idle until the next one (an hour by default), each holding a socket
-/// and TLS buffers per tenant. The pool checks once per timeout, so they
-/// close between one and two timeouts after their last use.
+/// A sync reuses its connections back to back, and releases them when it
+/// ends; this closes those a provisioning task or a pause left idle. The pool
+/// checks once per timeout, so they close between one and two timeouts after
+/// their last use.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub use platform::tls::install_crypto_provider;

@@ -7,6 +7,7 @@
 use std::error::Error as _;
 use std::fmt;
 use std::io;
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::concurrency::Outcome;
 use super::error::{ConfluenceError, ErrorKind};
+use super::http;
 use super::pacing::Pacing;
 use super::ratelimit::{Admission, TenantLimiter, outcome_of_status};
 use super::retry::{RetryBudget, RetryReason};
@@ -178,7 +180,9 @@ enum Failure {
 #[derive(Debug)]
 pub(crate) struct Transport {
     pub tenant: String,
-    http: reqwest::Client,
+    /// Replaced, pool and all, by [`Transport::release_idle_connections`].
+    http: RwLock<reqwest::Client>,
+    settings: ClientSettings,
     /// The base URL as text, without a trailing slash.
     base: String,
     limiter: TenantLimiter,
@@ -192,7 +196,8 @@ impl Transport {
     pub fn new(settings: &ClientSettings, http: reqwest::Client) -> Self {
         Self {
             tenant: settings.tenant.clone(),
-            http,
+            http: RwLock::new(http),
+            settings: settings.clone(),
             base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
             limiter: TenantLimiter::new(
                 settings.rate_ceiling(),
@@ -209,6 +214,19 @@ impl Transport {
 
     pub fn stats(&self) -> ClientStats {
         self.counters.snapshot()
+    }
+
+    /// Closes the connections nobody is using now: requests go through a new
+    /// pool from here on, and the old one closes its connections once the
+    /// requests still using them (a provisioning task's, say) are done.
+    pub fn release_idle_connections(&self) {
+        match http::build_client(&self.settings) {
+            Ok(fresh) => *self.http.write().unwrap_or_else(PoisonError::into_inner) = fresh,
+            // It built when the tenant started; keep the pool that works.
+            Err(err) => {
+                tracing::warn!(tenant = %self.tenant, error = %err, "could not renew the connection pool")
+            }
+        }
     }
 
     pub fn pacing(&self) -> Pacing {
@@ -397,7 +415,12 @@ impl Transport {
         request: &Request,
         url: Url,
     ) -> Result<(u16, HeaderMap, Vec<u8>), AttemptError> {
-        let mut builder = self.http.request(request.method.clone(), url);
+        let http = self
+            .http
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut builder = http.request(request.method.clone(), url);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }

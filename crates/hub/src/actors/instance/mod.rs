@@ -297,7 +297,10 @@ impl Handler<RunSync> for Instance {
                 .instrument(span)
                 .into_actor(self)
                 .map(move |result, instance, _| {
-                    instance.running = None;
+                    if let Some(running) = instance.running.take() {
+                        // Their buffers would sit idle until the next sync.
+                        running.client.release_idle_connections();
+                    }
                     instance.busy.send_replace(false);
                     instance.record(trigger, started_at, &result);
                     result

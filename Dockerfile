@@ -24,7 +24,11 @@ WORKDIR /src
 # (--no-default-features): the shipped binary links none of their code or dependencies.
 # The registry and target directories are BuildKit cache mounts, so a rebuild after a
 # source change compiles only the workspace's own crates. protoc comes vendored
-# (protoc-bin-vendored) and SQLite/zstd/ring build with the image's gcc: no apt packages.
+# (protoc-bin-vendored) and SQLite/zstd/ring build with the image's gcc; jemalloc's
+# build also runs make, which the slim image lacks.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY src ./src

@@ -12,8 +12,13 @@
 //! The simulator runs in this process (its own thread and runtime), so the
 //! RSS figures include it.
 //!
+//! Then, with no limit and no latency, 20,000 users / 2,000 groups / 1,000
+//! spaces on each of 8.5, 9.2 and 10.2.
+//!
 //! Run: `cargo bench --bench pacing`, optionally `-- --users N --groups N
-//! --spaces N --version 8.5`.
+//! --spaces N --version 8.5` (the first four scenarios' server) and
+//! `--scenarios plain,latency,limited,knee,large` (which to run).
+//! `PACING_ROUTES=1` prints each run's requests by route.
 
 #[path = "support/flags.rs"]
 mod flags;
@@ -49,7 +54,12 @@ struct Args {
     groups: usize,
     spaces: usize,
     version: String,
+    scenarios: Vec<String>,
 }
+
+/// The large runs: this size on each of these versions, no limit, no latency.
+const LARGE: (usize, usize, usize) = (20_000, 2_000, 1_000);
+const LARGE_VERSIONS: [&str; 3] = ["8.5", "9.2", "10.2"];
 
 fn parse_args() -> Args {
     let mut args = Args {
@@ -57,6 +67,9 @@ fn parse_args() -> Args {
         groups: 200,
         spaces: 100,
         version: "8.5".into(),
+        scenarios: ["plain", "latency", "limited", "knee", "large"]
+            .map(String::from)
+            .to_vec(),
     };
     let mut flags = Flags::from_env();
     while let Some(flag) = flags.next_flag() {
@@ -69,6 +82,11 @@ fn parse_args() -> Args {
                     args.version = version;
                 }
             }
+            "--scenarios" => {
+                if let Some(list) = flags.text() {
+                    args.scenarios = list.split(',').map(str::to_owned).collect();
+                }
+            }
             // `cargo bench` passes `--bench`; anything else is ignored too.
             _ => {}
         }
@@ -77,7 +95,7 @@ fn parse_args() -> Args {
 }
 
 /// What the server does in one scenario.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Scenario {
     Plain,
     Latency,
@@ -86,6 +104,15 @@ enum Scenario {
 }
 
 impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Latency => "latency",
+            Self::Limited => "limited",
+            Self::Knee => "knee",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Plain => "no limit, no latency",
@@ -179,6 +206,11 @@ fn sync(args: &Args, scenario: Scenario, fixed: Option<usize>) -> BenchResult<Ru
         .get((added.len() * 95 / 100).min(added.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default();
+    if std::env::var_os("PACING_ROUTES").is_some() {
+        for (route, count) in sim.request_counts() {
+            println!("      {count:>6}  {route}");
+        }
+    }
     sim.shutdown();
     Ok(Run {
         wall,
@@ -220,6 +252,9 @@ fn main() -> BenchResult<()> {
         Scenario::Limited,
         Scenario::Knee,
     ] {
+        if !args.scenarios.iter().any(|name| name == scenario.name()) {
+            continue;
+        }
         println!("\n  {}", scenario.label());
         for _ in 0..2 {
             let run = sync(&args, scenario, None)?;
@@ -255,6 +290,24 @@ fn main() -> BenchResult<()> {
             }
             if let Some((in_flight, wall)) = best {
                 println!("    best fixed concurrency: {in_flight} in {wall:.2?}");
+            }
+        }
+    }
+    if args.scenarios.iter().any(|name| name == "large") {
+        let (users, groups, spaces) = LARGE;
+        for version in LARGE_VERSIONS {
+            println!(
+                "\n  {users} users, {groups} groups, {spaces} spaces on Confluence {version}, no limit, no latency"
+            );
+            let large = Args {
+                users,
+                groups,
+                spaces,
+                version: version.into(),
+                scenarios: Vec::new(),
+            };
+            for _ in 0..2 {
+                print_run(&sync(&large, Scenario::Plain, None)?);
             }
         }
     }

@@ -152,7 +152,19 @@ impl HubProcess {
         let log_file = std::fs::File::create(&log).expect("create hub.log");
         let started = Instant::now();
         let started_at = SystemTime::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_confluence-hub"))
+        // `HUB_BENCH_WRAPPER` runs the hub under a profiler (`heaptrack -o
+        // FILE`, say); the process measured is then the wrapper's.
+        let binary = env!("CARGO_BIN_EXE_confluence-hub");
+        let wrapper = std::env::var("HUB_BENCH_WRAPPER").unwrap_or_default();
+        let mut command = match wrapper.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => Command::new(binary),
+            [program, ref args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+        };
+        let child = command
             .args([
                 "--log-format",
                 "json",

@@ -28,7 +28,7 @@ use flags::Flags;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confluence::settings::{Auth, ClientSettings};
+use confluence::settings::{Auth, ClientSettings, defaults};
 use hub::actors::oneshot::sync_once;
 use hub::config::{SyncSettings, TenantConfig, TenantId};
 use hub::sync::Progress;
@@ -275,6 +275,15 @@ fn main() -> BenchResult<()> {
                 ),
                 Scenario::Plain | Scenario::Latency => {}
             }
+        }
+        if matches!(scenario, Scenario::Latency) {
+            let ceiling = defaults::MAX_IN_FLIGHT_CEILING;
+            let run = sync(&args, scenario, Some(ceiling))?;
+            println!(
+                "    the ceiling ({ceiling} in flight) from the first request: wall {:.2?}; requests x latency / ceiling = {:.2} s",
+                run.wall,
+                run.requests as f64 * LATENCY.as_secs_f64() / ceiling as f64
+            );
         }
         if matches!(scenario, Scenario::Knee) {
             let mut best: Option<(usize, Duration)> = None;

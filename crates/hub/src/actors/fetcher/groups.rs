@@ -3,8 +3,8 @@
 //! the users of this sync, up to the tenant's concurrency at once. The actor
 //! owns the walk: the group names seen, then the queue of groups whose
 //! members are still to read. Groups whose names no endpoint of this version
-//! can address (a `/` before 10.x) are resolved at the end by asking every
-//! user for its groups.
+//! can address (a `/` before 10.x) are resolved beside those reads by asking
+//! every user for its groups; the tenant's limiter paces both together.
 
 use std::sync::Arc;
 
@@ -36,7 +36,8 @@ struct Walk {
 struct Members {
     users: Arc<UserDirectory>,
     reads: ReadQueue<String>,
-    unaddressable: Vec<String>,
+    /// The groups no endpoint can address are still being read, user by user.
+    reading_via_users: bool,
 }
 
 impl Actor for GroupsFetcher {
@@ -121,18 +122,27 @@ impl Walker for GroupsFetcher {
                     unaddressable.push(group);
                 }
             }
-            Ok(Members {
+            let members = Members {
                 users,
                 reads: ReadQueue::new(addressable),
-                unaddressable,
-            })
+                reading_via_users: !unaddressable.is_empty(),
+            };
+            Ok((members, unaddressable))
         };
-        spawn_step(self, ctx, run_id, sort, move |fetcher, members, ctx| {
-            if let Some(walk) = &mut fetcher.walk {
-                walk.members = Some(members);
-            }
-            fetcher.read_members(run_id, ctx);
-        });
+        spawn_step(
+            self,
+            ctx,
+            run_id,
+            sort,
+            move |fetcher, (members, unaddressable), ctx| {
+                let users = members.users.clone();
+                if let Some(walk) = &mut fetcher.walk {
+                    walk.members = Some(members);
+                }
+                fetcher.read_unaddressable(run_id, unaddressable, users, ctx);
+                fetcher.read_members(run_id, ctx);
+            },
+        );
     }
 
     fn finish(&mut self, result: Result<(), SyncError>) {
@@ -143,9 +153,21 @@ impl Walker for GroupsFetcher {
 }
 
 impl GroupsFetcher {
+    /// Ends the phase once both kinds of member reads are back.
+    fn finish_when_read(&mut self) {
+        let done = self
+            .walk
+            .as_ref()
+            .and_then(|walk| walk.members.as_ref())
+            .is_some_and(|members| members.reads.is_drained() && !members.reading_via_users);
+        if done {
+            self.finish(Ok(()));
+        }
+    }
+
     /// Keeps up to the tenant's concurrency of member reads in flight; when
-    /// the last is back, reads the groups no endpoint can address, then ends
-    /// the phase.
+    /// the last is back (and the groups read user by user are too), ends the
+    /// phase.
     fn read_members(&mut self, run_id: u64, ctx: &mut Context<Self>) {
         let Some(sync) = self.serving(run_id) else {
             return;
@@ -154,9 +176,7 @@ impl GroupsFetcher {
             return;
         };
         if members.reads.is_drained() {
-            let unaddressable = std::mem::take(&mut members.unaddressable);
-            let users = members.users.clone();
-            return self.read_unaddressable(run_id, unaddressable, users, ctx);
+            return self.finish_when_read();
         }
         let users = members.users.clone();
         for group in members.reads.start(sync.concurrency) {
@@ -191,7 +211,7 @@ impl GroupsFetcher {
             return;
         };
         if groups.is_empty() {
-            return self.finish(Ok(()));
+            return;
         }
         tracing::info!(
             tenant = %sync.tenant,
@@ -210,7 +230,10 @@ impl GroupsFetcher {
             Ok(())
         };
         spawn_step(self, ctx, run_id, read, |fetcher, (), _| {
-            fetcher.finish(Ok(()))
+            if let Some(members) = fetcher.walk.as_mut().and_then(|walk| walk.members.as_mut()) {
+                members.reading_via_users = false;
+            }
+            fetcher.finish_when_read();
         });
     }
 }

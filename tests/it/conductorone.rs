@@ -1293,3 +1293,90 @@ async fn a_missing_or_absurd_token_lifetime_neither_panics_nor_fetches_a_token_p
         assert_eq!(stats.tokens_issued, 1, "{}: {stats:?}", tenant.name);
     }
 }
+
+/// Forwards TCP to `target` and can cut every connection it carries, as a
+/// load balancer or NAT that drops them would.
+struct CuttingProxy {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl CuttingProxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (count, held) = (accepted.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                held.lock().unwrap().push(link);
+            }
+        });
+        Self {
+            port,
+            accepted,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grpc_connection_is_reused_and_made_again_after_it_breaks() {
+    let (sim, tenants) = start_sim(&["acme"]);
+    let proxy = CuttingProxy::start(sim.addr()).await;
+    let settings = C1Settings {
+        api_host: Some(format!("127.0.0.1:{}", proxy.port)),
+        ..tenants[0].settings.clone()
+    };
+    let client = BatonClient::connect(&settings).unwrap();
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        0,
+        "connected before a call"
+    );
+
+    client.check_credentials().await.unwrap();
+    let after_token = proxy.accepted.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        client.get_task().await.unwrap();
+    }
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        after_token + 1,
+        "five calls, one gRPC connection"
+    );
+
+    proxy.cut();
+    // The first call may still meet the dead connection; the next one must not.
+    let mut answered = false;
+    for _ in 0..3 {
+        if client.get_task().await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "no call succeeded after the connection was cut");
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        after_token + 2,
+        "one new gRPC connection after the cut"
+    );
+    proxy.accept.abort();
+}

@@ -2,14 +2,26 @@
 //! the client id or the `api_host` override), the token URL, and one
 //! long-lived TLS gRPC channel and HTTPS client per tenant.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use hyper_rustls::HttpsConnectorBuilder;
+use hyper::body::Incoming;
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::ClientConfig;
+use tonic::body::Body;
+use tonic::codegen::http::header::{HeaderValue, USER_AGENT};
 use tonic::codegen::http::uri::Scheme;
-use tonic::transport::{Channel, Endpoint, Uri};
-use tower::ServiceExt;
+use tonic::codegen::http::{Request, Response, Uri};
+use tower::util::MapRequest;
+use tower::{Service, ServiceExt};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 use super::credentials::ClientId;
 use platform::tls::{self, CaCertificates};
@@ -78,31 +90,107 @@ impl ApiEndpoint {
     }
 }
 
-/// A lazily connected channel: no network I/O until the first call, and it
-/// reconnects by itself after a broken connection. TLS comes from the
-/// process's shared client configuration for this CA bundle (or the system
-/// roots), so a thousand tenants do not load a thousand copies of the roots.
+/// One tenant's HTTP/2 connection to ConductorOne, behind the tower
+/// `Service` the generated client calls. It connects on the first call and
+/// again on the first call after the connection broke; until then, calls
+/// share it as HTTP/2 streams. TLS comes from the process's shared client
+/// configuration for this CA bundle (or the system roots), so a thousand
+/// tenants do not load a thousand copies of the roots.
+///
+/// Not tonic's `Channel`: that puts a request queue and a worker task in
+/// front of the connection, sized for many callers, which costs ~25 KiB per
+/// tenant that polls alone (heaptrack, `benches/hub_scale.rs`); at 1,000
+/// tenants that was a sixth of the hub's idle memory.
+#[derive(Clone)]
+pub struct GrpcChannel {
+    shared: Arc<Shared>,
+}
+
+type Connector = MapRequest<HttpsConnector<HttpConnector>, fn(Uri) -> Uri>;
+
+struct Shared {
+    connector: Connector,
+    origin: Uri,
+    user_agent: HeaderValue,
+    sender: tokio::sync::Mutex<Option<SendRequest<Body>>>,
+}
+
+impl std::fmt::Debug for GrpcChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcChannel")
+            .field("origin", &self.shared.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcChannel {
+    /// The origin every request is sent to (`https://host:port`).
+    pub fn origin(&self) -> Uri {
+        self.shared.origin.clone()
+    }
+}
+
+impl Shared {
+    /// The open connection, or a new one when there is none or it closed.
+    async fn sender(&self) -> Result<SendRequest<Body>, BoxError> {
+        let mut slot = self.sender.lock().await;
+        if let Some(sender) = slot.as_ref().filter(|sender| !sender.is_closed()) {
+            return Ok(sender.clone());
+        }
+        *slot = None;
+        let io = self.connector.clone().oneshot(self.origin.clone()).await?;
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            // ConductorOne's answers carry few headers: no table to keep.
+            .header_table_size(0)
+            .handshake(io)
+            .await?;
+        let origin = self.origin.clone();
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%origin, error = %err, "ConductorOne connection ended");
+            }
+        });
+        *slot = Some(sender.clone());
+        Ok(sender)
+    }
+}
+
+impl Service<Request<Body>> for GrpcChannel {
+    type Response = Response<Incoming>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        // Readiness is the connection's, checked per call below.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            request
+                .headers_mut()
+                .insert(USER_AGENT, shared.user_agent.clone());
+            let mut sender = shared.sender().await?;
+            futures::future::poll_fn(|cx| sender.poll_ready(cx)).await?;
+            Ok(sender.send_request(request).await?)
+        })
+    }
+}
+
+/// The tenant's channel: nothing is sent until the first call.
 pub fn grpc_channel(
     endpoint: &ApiEndpoint,
     ca: Option<&CaCertificates>,
     user_agent: &str,
-) -> Result<Channel, ChannelError> {
+) -> Result<GrpcChannel, ChannelError> {
     let invalid = || ChannelError::InvalidHost(endpoint.authority());
-    // Requests carry the https origin (`:scheme`, `:authority`); the channel
-    // itself is told `http`, because tonic refuses an https address unless
-    // its own TLS (which loads the system roots per channel) is configured.
-    // The connector below always speaks TLS, whatever scheme it is handed.
     let origin: Uri = format!("https://{}:{}", endpoint.host, endpoint.port)
         .parse()
         .map_err(|_| invalid())?;
-    let builder = Endpoint::from_shared(format!("http://{}:{}", endpoint.host, endpoint.port))
-        .map_err(|_| invalid())?
-        .origin(origin)
-        .user_agent(user_agent)
-        .map_err(|_| invalid())?;
+    let user_agent = HeaderValue::from_str(user_agent).map_err(|_| invalid())?;
     let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
-    // The endpoint's own connect timeout and keepalive apply only to tonic's
-    // connector; this one carries them itself.
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -116,8 +204,15 @@ pub fn grpc_channel(
         .https_only()
         .enable_http2()
         .wrap_connector(tcp);
-    let connector = ServiceExt::<Uri>::map_request(connector, with_https_scheme);
-    Ok(builder.connect_with_connector_lazy(connector))
+    let connector: Connector = ServiceExt::<Uri>::map_request(connector, with_https_scheme);
+    Ok(GrpcChannel {
+        shared: Arc::new(Shared {
+            connector,
+            origin,
+            user_agent,
+            sender: tokio::sync::Mutex::new(None),
+        }),
+    })
 }
 
 fn with_https_scheme(uri: Uri) -> Uri {

@@ -2,15 +2,15 @@
 //! call authorized with the tenant's cached bearer token and stamped with its
 //! host id. Cheap to clone; clones share the channel and the token cache.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
 use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 
 use super::auth::{AuthError, TokenSource};
-use super::channel::{ApiEndpoint, ChannelError, grpc_channel, http_client};
+use super::channel::{ApiEndpoint, ChannelError, GrpcChannel, grpc_channel, http_client};
 use super::settings::C1Settings;
 use baton::pb::c1::connectorapi::baton::v1::{
     BatonServiceFinishTaskRequest, BatonServiceGetTaskRequest, BatonServiceGetTaskResponse,
@@ -68,7 +68,7 @@ pub enum ConnectError {
 
 #[derive(Clone, Debug)]
 pub struct BatonClient {
-    service: BatonServiceClient<Channel>,
+    service: BatonServiceClient<GrpcChannel>,
     tokens: Arc<TokenSource>,
     host_id: Arc<str>,
 }
@@ -88,7 +88,7 @@ impl BatonClient {
         let channel = grpc_channel(&endpoint, ca, &user_agent)?;
         let tokens = TokenSource::new(credentials, &endpoint, http_client(ca)?);
         Ok(Self {
-            service: BatonServiceClient::new(channel),
+            service: BatonServiceClient::with_origin(channel.clone(), channel.origin()),
             tokens: Arc::new(tokens),
             host_id: settings.host_id.as_str().into(),
         })
@@ -114,10 +114,8 @@ impl BatonClient {
             task_id: task_id.to_owned(),
             ..request
         };
-        self.service
-            .clone()
-            .hello(self.authorized(request, Some(CALL_TIMEOUT)).await?)
-            .await?;
+        let request = self.authorized(request, Some(CALL_TIMEOUT)).await?;
+        within_deadline(self.service.clone().hello(request)).await?;
         Ok(())
     }
 
@@ -125,11 +123,8 @@ impl BatonClient {
         let request = BatonServiceGetTaskRequest {
             host_id: self.host_id.to_string(),
         };
-        let response = self
-            .service
-            .clone()
-            .get_task(self.authorized(request, Some(CALL_TIMEOUT)).await?)
-            .await?;
+        let request = self.authorized(request, Some(CALL_TIMEOUT)).await?;
+        let response = within_deadline(self.service.clone().get_task(request)).await?;
         Ok(response.into_inner())
     }
 
@@ -142,11 +137,8 @@ impl BatonClient {
             task_id: task_id.to_owned(),
             annotations: Vec::new(),
         };
-        let response = self
-            .service
-            .clone()
-            .heartbeat(self.authorized(request, Some(CALL_TIMEOUT)).await?)
-            .await?;
+        let request = self.authorized(request, Some(CALL_TIMEOUT)).await?;
+        let response = within_deadline(self.service.clone().heartbeat(request)).await?;
         Ok(response.into_inner())
     }
 
@@ -162,10 +154,8 @@ impl BatonClient {
             status,
             final_state: Some(final_state),
         };
-        self.service
-            .clone()
-            .finish_task(self.authorized(request, Some(CALL_TIMEOUT)).await?)
-            .await?;
+        let request = self.authorized(request, Some(CALL_TIMEOUT)).await?;
+        within_deadline(self.service.clone().finish_task(request)).await?;
         Ok(())
     }
 
@@ -204,4 +194,18 @@ impl BatonClient {
         }
         Ok(request)
     }
+}
+
+/// A unary call that gets no answer within [`CALL_TIMEOUT`] fails as
+/// `DeadlineExceeded`, as the server was told in `grpc-timeout`.
+async fn within_deadline<T>(
+    call: impl Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(tonic::Status::deadline_exceeded(format!(
+                "ConductorOne did not answer within {CALL_TIMEOUT:?}"
+            )))
+        })
 }

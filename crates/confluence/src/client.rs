@@ -14,7 +14,6 @@ use tokio::sync::OnceCell;
 use super::decode;
 use super::detect::{self, ServerVersion, VersionSource};
 use super::error::{ConfluenceError, ErrorKind};
-use super::http;
 use super::models::{CurrentUser, Group, Space, User, UserRef};
 use super::pacing::Pacing;
 use super::pagination::{self, OnMissing, Pager, Walk, WalkKind};
@@ -64,10 +63,9 @@ impl fmt::Debug for ConfluenceClient {
 impl ConfluenceClient {
     /// Builds the client (TLS, CA, credentials, limiter). Sends nothing.
     pub fn new(settings: &ClientSettings) -> Result<Self, ConfluenceError> {
-        let http = http::build_client(settings)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                transport: Transport::new(settings, http),
+                transport: Transport::new(settings)?,
                 page_size: settings.page_size,
                 max_pages: settings.max_pages,
                 fan_out: settings.concurrency_ceiling(),

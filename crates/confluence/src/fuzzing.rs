@@ -53,9 +53,8 @@ impl Default for Decoders {
     fn default() -> Self {
         let base = "http://127.0.0.1:9/".parse().expect("a literal URL parses");
         let settings = ClientSettings::new("fuzz", base, Auth::Token(Secret::new("fuzz".into())));
-        let http = super::http::build_client(&settings).expect("the default client builds");
         Self {
-            transport: Transport::new(&settings, http),
+            transport: Transport::new(&settings).expect("the default client builds"),
         }
     }
 }

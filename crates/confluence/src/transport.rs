@@ -193,10 +193,11 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub fn new(settings: &ClientSettings, http: reqwest::Client) -> Self {
-        Self {
+    /// Builds the tenant's HTTP client (TLS, CA, credentials) and limiter.
+    pub fn new(settings: &ClientSettings) -> Result<Self, ConfluenceError> {
+        Ok(Self {
             tenant: settings.tenant.clone(),
-            http: RwLock::new(http),
+            http: RwLock::new(http::build_client(settings)?),
             settings: settings.clone(),
             base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
             limiter: TenantLimiter::new(
@@ -209,7 +210,7 @@ impl Transport {
             timeout: settings.request_timeout,
             max_response_bytes: settings.max_response_bytes,
             counters: Counters::default(),
-        }
+        })
     }
 
     pub fn stats(&self) -> ClientStats {

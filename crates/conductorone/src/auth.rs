@@ -1,21 +1,28 @@
 //! The access-token source of one tenant: trades a freshly signed client
 //! assertion for a bearer token at `POST https://<host>/auth/v1/token`, caches
 //! it, and refreshes it shortly before it expires. Concurrent callers share
-//! one refresh.
+//! one refresh. The HTTPS client lives only as long as one exchange: a token
+//! is fetched about once an hour, and a thousand tenants holding an idle
+//! client and connection each in between would be memory spent on nothing.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use rustls::ClientConfig;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::assertion::client_assertion;
-use super::channel::ApiEndpoint;
+use super::channel::{ApiEndpoint, http_client};
 use super::credentials::ClientCredentials;
 
 /// Refresh this long before expiry, so a token never expires in flight.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+/// Up to this share of a token's lifetime earlier still, at random: tenants
+/// started together (every tenant of a replica, after a restart) would
+/// otherwise all refresh in the same second, an hour later, forever.
+const REFRESH_SPREAD: f64 = 0.1;
 /// Assumed when the endpoint leaves `expires_in` out: short enough that a
 /// token that really lives less is soon replaced, long enough that a busy
 /// session does not fetch one per call.
@@ -81,7 +88,8 @@ pub struct TokenSource {
     credentials: ClientCredentials,
     token_url: String,
     audience: String,
-    http: reqwest::Client,
+    /// The shared TLS configuration each exchange's client is built from.
+    tls: Arc<ClientConfig>,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -98,13 +106,13 @@ impl TokenSource {
     pub fn new(
         credentials: ClientCredentials,
         endpoint: &ApiEndpoint,
-        http: reqwest::Client,
+        tls: Arc<ClientConfig>,
     ) -> Self {
         Self {
             credentials,
             token_url: endpoint.token_url(),
             audience: endpoint.host().to_owned(),
-            http,
+            tls,
             cached: Mutex::new(None),
         }
     }
@@ -120,7 +128,7 @@ impl TokenSource {
             return Ok(current.token.clone());
         }
         let (token, lifetime) = self.fetch().await?;
-        let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_BEFORE_EXPIRY);
+        let refresh_at = Instant::now() + refresh_after(lifetime, rand::random());
         *cached = Some(CachedToken {
             token: token.clone(),
             refresh_at,
@@ -136,8 +144,10 @@ impl TokenSource {
             ("client_assertion_type", ASSERTION_TYPE),
             ("client_assertion", assertion.expose()),
         ];
-        let response = self
-            .http
+        let http = http_client(&self.tls).map_err(|err| AuthError::Unavailable {
+            reason: err.to_string(),
+        })?;
+        let response = http
             .post(&self.token_url)
             .form(&form)
             .send()
@@ -190,6 +200,15 @@ fn believable_lifetime(expires_in: Option<u64>) -> Duration {
     })
 }
 
+/// How long a token of `lifetime` is used: up to [`REFRESH_BEFORE_EXPIRY`]
+/// before it expires, less a random `share` (in `0..1`) of
+/// [`REFRESH_SPREAD`] of the lifetime.
+fn refresh_after(lifetime: Duration, share: f64) -> Duration {
+    lifetime
+        .saturating_sub(REFRESH_BEFORE_EXPIRY)
+        .saturating_sub(lifetime.mul_f64(REFRESH_SPREAD * share.clamp(0.0, 1.0)))
+}
+
 /// reqwest's error text names the URL and the cause, never the form body.
 fn describe_transport_error(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
@@ -200,4 +219,19 @@ fn describe_transport_error(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshes_spread_over_the_last_tenth_of_a_lifetime_before_the_margin() {
+        let hour = Duration::from_secs(3_600);
+        assert_eq!(refresh_after(hour, 0.0), Duration::from_secs(3_590));
+        assert_eq!(refresh_after(hour, 1.0), Duration::from_secs(3_230));
+        assert_eq!(refresh_after(hour, 0.5), Duration::from_secs(3_410));
+        // A token shorter than the margin is replaced on every call.
+        assert_eq!(refresh_after(Duration::from_secs(2), 0.7), Duration::ZERO);
+    }
 }

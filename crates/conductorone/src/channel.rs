@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::ClientConfig;
@@ -190,20 +190,15 @@ pub fn grpc_channel(
         .parse()
         .map_err(|_| invalid())?;
     let user_agent = HeaderValue::from_str(user_agent).map_err(|_| invalid())?;
-    let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
+    let tls = tls::h2_client_config(ca).map_err(ChannelError::Tls)?;
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
     tcp.set_keepalive(Some(TCP_KEEPALIVE));
-    let mut tls = ClientConfig::clone(&tls);
-    // The connector sets ALPN (h2) itself and refuses a config that has one.
-    tls.alpn_protocols.clear();
-    let connector = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http2()
-        .wrap_connector(tcp);
+    // The shared configuration as it is (ALPN h2 only); every URI is made
+    // https below, so nothing is ever sent in the clear.
+    let connector = HttpsConnector::from((tcp, tls));
     let connector: Connector = ServiceExt::<Uri>::map_request(connector, with_https_scheme);
     Ok(GrpcChannel {
         shared: Arc::new(Shared {
@@ -221,10 +216,9 @@ fn with_https_scheme(uri: Uri) -> Uri {
     Uri::from_parts(parts).expect("an authority-form URI stays valid with another scheme")
 }
 
-/// The HTTPS client for the token endpoint: system roots plus the optional
-/// CA, from the same shared configuration as the gRPC channel.
-pub fn http_client(ca: Option<&CaCertificates>) -> Result<reqwest::Client, ChannelError> {
-    let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
+/// An HTTPS client for the token endpoint over the tenant's shared TLS
+/// configuration (system roots plus the optional CA).
+pub fn http_client(tls: &ClientConfig) -> Result<reqwest::Client, ChannelError> {
     let builder = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
@@ -232,7 +226,7 @@ pub fn http_client(ca: Option<&CaCertificates>) -> Result<reqwest::Client, Chann
         // A redirect would re-send the signed client assertion to a server
         // nobody configured.
         .redirect(reqwest::redirect::Policy::none())
-        .tls_backend_preconfigured(ClientConfig::clone(&tls));
+        .tls_backend_preconfigured(tls.clone());
     builder
         .build()
         .map_err(|err| ChannelError::Http(err.to_string()))

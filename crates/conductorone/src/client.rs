@@ -10,7 +10,7 @@ use futures::Stream;
 use tonic::metadata::MetadataValue;
 
 use super::auth::{AuthError, TokenSource};
-use super::channel::{ApiEndpoint, ChannelError, GrpcChannel, grpc_channel, http_client};
+use super::channel::{ApiEndpoint, ChannelError, GrpcChannel, grpc_channel};
 use super::settings::C1Settings;
 use baton::pb::c1::connectorapi::baton::v1::{
     BatonServiceFinishTaskRequest, BatonServiceGetTaskRequest, BatonServiceGetTaskResponse,
@@ -19,6 +19,7 @@ use baton::pb::c1::connectorapi::baton::v1::{
     baton_service_finish_task_request::FinalState,
 };
 use baton::pb::google::rpc::Status;
+use platform::tls;
 
 /// Unary calls that take longer than this are abandoned and retried by the caller.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,7 +87,8 @@ impl BatonClient {
             env!("CARGO_PKG_VERSION")
         );
         let channel = grpc_channel(&endpoint, ca, &user_agent)?;
-        let tokens = TokenSource::new(credentials, &endpoint, http_client(ca)?);
+        let tls = tls::client_config(ca).map_err(ChannelError::Tls)?;
+        let tokens = TokenSource::new(credentials, &endpoint, tls);
         Ok(Self {
             service: BatonServiceClient::with_origin(channel.clone(), channel.origin()),
             tokens: Arc::new(tokens),

@@ -31,6 +31,7 @@ pub struct CaCertificates {
     pem: Vec<u8>,
     certificates: Vec<CertificateDer<'static>>,
     client_config: OnceLock<Result<Arc<ClientConfig>, String>>,
+    h2_client_config: OnceLock<Result<Arc<ClientConfig>, String>>,
 }
 
 impl PartialEq for CaCertificates {
@@ -61,6 +62,7 @@ impl CaCertificates {
             pem,
             certificates,
             client_config: OnceLock::new(),
+            h2_client_config: OnceLock::new(),
         })
     }
 
@@ -80,6 +82,19 @@ pub fn client_config(ca: Option<&CaCertificates>) -> Result<Arc<ClientConfig>, S
     static SYSTEM: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     let cell = ca.map_or(&SYSTEM, |ca| &ca.client_config);
     cell.get_or_init(|| build_client_config(ca)).clone()
+}
+
+/// [`client_config`] offering only h2 by ALPN, for gRPC connections that
+/// take the configuration as it is. Also built once per bundle and shared.
+pub fn h2_client_config(ca: Option<&CaCertificates>) -> Result<Arc<ClientConfig>, String> {
+    static SYSTEM: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    let cell = ca.map_or(&SYSTEM, |ca| &ca.h2_client_config);
+    cell.get_or_init(|| {
+        let mut config = ClientConfig::clone(&*client_config(ca)?);
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    })
+    .clone()
 }
 
 fn build_client_config(ca: Option<&CaCertificates>) -> Result<Arc<ClientConfig>, String> {

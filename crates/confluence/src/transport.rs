@@ -180,8 +180,10 @@ enum Failure {
 #[derive(Debug)]
 pub(crate) struct Transport {
     pub tenant: String,
-    /// Replaced, pool and all, by [`Transport::release_idle_connections`].
-    http: RwLock<reqwest::Client>,
+    /// Built on the first request, dropped (pool and all) by
+    /// [`Transport::release_idle_connections`]: a tenant between syncs holds
+    /// no client.
+    http: RwLock<Option<reqwest::Client>>,
     settings: ClientSettings,
     /// The base URL as text, without a trailing slash.
     base: String,
@@ -193,11 +195,13 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Builds the tenant's HTTP client (TLS, CA, credentials) and limiter.
+    /// The tenant's limiter, with settings proven to make an HTTP client
+    /// (TLS, CA, credentials): a bad one fails here, when the tenant starts.
     pub fn new(settings: &ClientSettings) -> Result<Self, ConfluenceError> {
+        http::build_client(settings)?;
         Ok(Self {
             tenant: settings.tenant.clone(),
-            http: RwLock::new(http::build_client(settings)?),
+            http: RwLock::new(None),
             settings: settings.clone(),
             base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
             limiter: TenantLimiter::new(
@@ -217,17 +221,25 @@ impl Transport {
         self.counters.snapshot()
     }
 
-    /// Closes the connections nobody is using now: requests go through a new
-    /// pool from here on, and the old one closes its connections once the
+    /// Closes the connections nobody is using now: the next request builds
+    /// a new client, and the old pool closes its connections once the
     /// requests still using them (a provisioning task's, say) are done.
     pub fn release_idle_connections(&self) {
-        match http::build_client(&self.settings) {
-            Ok(fresh) => *self.http.write().unwrap_or_else(PoisonError::into_inner) = fresh,
-            // It built when the tenant started; keep the pool that works.
-            Err(err) => {
-                tracing::warn!(tenant = %self.tenant, error = %err, "could not renew the connection pool")
-            }
+        *self.http.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The client requests go through, built when there is none.
+    fn client(&self) -> Result<reqwest::Client, ConfluenceError> {
+        if let Some(http) = &*self.http.read().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(http.clone());
         }
+        let mut slot = self.http.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(http) = &*slot {
+            return Ok(http.clone());
+        }
+        let http = http::build_client(&self.settings)?;
+        *slot = Some(http.clone());
+        Ok(http)
     }
 
     pub fn pacing(&self) -> Pacing {
@@ -288,6 +300,7 @@ impl Transport {
                 detail: format!("cannot form a URL for {route}: {err}"),
             })
         })?;
+        let http = self.client()?;
         let mut budget = RetryBudget::start(&self.retry);
         loop {
             let attempt = budget.begin_attempt();
@@ -297,7 +310,7 @@ impl Transport {
                 metrics::rate_limit_wait(&self.tenant, waited);
             }
             let started = Instant::now();
-            let outcome = self.attempt(request, url.clone()).await;
+            let outcome = self.attempt(&http, request, url.clone()).await;
             self.counters.request_sent();
             let latency = started.elapsed();
             let span = tracing::Span::current();
@@ -413,14 +426,10 @@ impl Transport {
 
     async fn attempt(
         &self,
+        http: &reqwest::Client,
         request: &Request,
         url: Url,
     ) -> Result<(u16, HeaderMap, Vec<u8>), AttemptError> {
-        let http = self
-            .http
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         let mut builder = http.request(request.method.clone(), url);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);

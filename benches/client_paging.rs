@@ -78,8 +78,6 @@ fn main() -> anyhow::Result<()> {
     let sim = ConfluenceSim::start(options)?;
     let settings = ClientSettings {
         request_timeout: Duration::from_secs(30),
-        requests_per_second: 1_000_000.0,
-        burst: 1_000_000,
         max_in_flight: 4,
         page_size: 200,
         ..ClientSettings::new(

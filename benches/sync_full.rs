@@ -159,9 +159,6 @@ fn tenant(base_url: &str, in_flight: usize) -> Result<TenantConfig, Box<dyn std:
     let auth = Auth::Token(Secret::new(DEFAULT_ADMIN_TOKEN.into()));
     let confluence = ClientSettings {
         request_timeout: Duration::from_secs(60),
-        // The machine, not a request budget, bounds this sync.
-        requests_per_second: 1_000_000.0,
-        burst: 100_000,
         max_in_flight: in_flight,
         page_size: 200,
         ..ClientSettings::new("bench", Url::parse(base_url)?, auth)

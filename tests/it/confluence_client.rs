@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use baton::model::SpacePermission;
 use confluence::settings::{Auth, ClientSettings, RetryPolicy};
 use confluence::{
-    ConfluenceClient, ConfluenceError, NewUser, PermissionKey, PermissionSubject, Space,
-    SpacePermissionRow, User, UserRef, VersionSource,
+    ConfluenceClient, ConfluenceError, NewUser, PermissionKey, PermissionSubject, RateCeiling,
+    Space, SpacePermissionRow, User, UserRef, VersionSource,
 };
 use platform::secret::Secret;
 use reqwest::Url;
@@ -62,8 +62,10 @@ fn settings(sim: &ConfluenceSim, auth: Auth) -> ClientSettings {
     let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
     ClientSettings {
         request_timeout: Duration::from_secs(10),
-        requests_per_second: 10_000.0,
-        burst: 1_000,
+        rate_ceiling: Some(RateCeiling {
+            requests_per_second: 10_000.0,
+            burst: 1_000,
+        }),
         max_in_flight: 4,
         page_size: 200,
         retry: RetryPolicy {
@@ -570,8 +572,10 @@ async fn rate_limited_tenant_stays_within_the_server_bucket_and_completes() {
     let auth = admin(&options);
     let sim = start(options);
     let mut settings = settings(&sim, auth);
-    settings.requests_per_second = 10.0;
-    settings.burst = 20;
+    settings.rate_ceiling = Some(RateCeiling {
+        requests_per_second: 10.0,
+        burst: 20,
+    });
     let client = ConfluenceClient::new(&settings).expect("builds");
 
     let done = Arc::new(AtomicBool::new(false));
@@ -860,8 +864,10 @@ async fn unreachable_server_fails_with_bounded_retries() {
     let base_url = Url::parse(&format!("http://127.0.0.1:{port}")).expect("url");
     let settings = ClientSettings {
         request_timeout: Duration::from_secs(2),
-        requests_per_second: 100.0,
-        burst: 10,
+        rate_ceiling: Some(RateCeiling {
+            requests_per_second: 100.0,
+            burst: 10,
+        }),
         max_in_flight: 2,
         page_size: 200,
         retry: RetryPolicy {
@@ -1569,8 +1575,10 @@ async fn https_confluence_is_trusted_through_the_tenants_ca_file_only() {
                 )
             }),
             request_timeout: Duration::from_secs(5),
-            requests_per_second: 100.0,
-            burst: 10,
+            rate_ceiling: Some(RateCeiling {
+                requests_per_second: 100.0,
+                burst: 10,
+            }),
             max_in_flight: 1,
             page_size: 200,
             retry: RetryPolicy {

@@ -121,7 +121,13 @@ fn example_config_loads_with_every_key_it_documents() {
     );
     assert!(!globex.sync.include_archived_spaces && !globex.sync.include_personal_spaces);
     assert_eq!(globex.confluence.page_size, 100);
-    assert_eq!(globex.confluence.requests_per_second, 4.0);
+    assert_eq!(
+        globex
+            .confluence
+            .rate_ceiling
+            .map(|c| c.requests_per_second),
+        Some(4.0)
+    );
     assert_eq!(globex.sync.interval, Duration::from_secs(12 * 3600));
     assert!(globex.conductorone.is_none());
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use confluence::settings::{Auth, ClientSettings, RetryPolicy};
-use confluence::{ConfluenceClient, Pacing};
+use confluence::{ConfluenceClient, Pacing, RateCeiling};
 use hub::actors::oneshot::sync_once;
 use hub::config::{TenantConfig, TenantId};
 use hub::sync::Progress;
@@ -218,7 +218,7 @@ async fn without_a_server_limit_concurrency_grows_when_fast_and_falls_on_503s_an
 async fn an_operator_ceiling_is_obeyed_when_the_server_allows_more() {
     let sim = simulator(20, Some(limit(1000, 1000)));
     let settings = ClientSettings {
-        requests_per_second: 5.0,
+        rate_ceiling: Some(RateCeiling::new(5.0, None)),
         ..default_settings(&sim)
     };
     let client = ConfluenceClient::new(&settings).expect("builds");

@@ -33,8 +33,8 @@ use baton::pb::c1::connector::v2::{
 };
 use conductorone::TaskError;
 use conductorone::task::{CreateAccountTask, DeleteResourceTask, GrantTask, RevokeTask};
-use confluence::ConfluenceClient;
 use confluence::settings::{Auth, ClientSettings, RetryPolicy};
+use confluence::{ConfluenceClient, RateCeiling};
 use hub::actors::oneshot::sync_once;
 use hub::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId};
 use hub::provision::{Provisioner, age, connector_metadata};
@@ -126,8 +126,10 @@ fn tenant(
     let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
     let confluence = ClientSettings {
         request_timeout: Duration::from_secs(10),
-        requests_per_second: 10_000.0,
-        burst: 1_000,
+        rate_ceiling: Some(RateCeiling {
+            requests_per_second: 10_000.0,
+            burst: 1_000,
+        }),
         max_in_flight: 4,
         page_size: 200,
         retry: RetryPolicy {

@@ -15,6 +15,7 @@ use baton::pb::c1::connector::v2::{
     Entitlement, GrantExpandable, GrantImmutable, GroupTrait, Resource, UserTrait,
     user_trait::status::Status,
 };
+use confluence::RateCeiling;
 use confluence::settings::{Auth, ClientSettings, RetryPolicy};
 use hub::actors::instance::SyncReport;
 use hub::actors::oneshot::sync_once_scoped;
@@ -42,8 +43,10 @@ fn tenant_config(sim: &ConfluenceSim, token: &str) -> TenantConfig {
     let base_url = Url::parse(&sim.base_url()).expect("the simulator's URL parses");
     let confluence = ClientSettings {
         request_timeout: Duration::from_secs(30),
-        requests_per_second: 100_000.0,
-        burst: 10_000,
+        rate_ceiling: Some(RateCeiling {
+            requests_per_second: 100_000.0,
+            burst: 10_000,
+        }),
         max_in_flight: 4,
         page_size: 200,
         ..ClientSettings::new("acme", base_url, Auth::Token(Secret::new(token.to_owned())))

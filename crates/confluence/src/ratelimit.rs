@@ -23,7 +23,20 @@ const RETRY_AFTER: &str = "retry-after";
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateCeiling {
     pub requests_per_second: f64,
+    /// Requests allowed at once above the rate.
     pub burst: u32,
+}
+
+impl RateCeiling {
+    /// A ceiling of `requests_per_second` (finite and positive: the config
+    /// checks it) with `burst` at once, one second's worth when not given.
+    pub fn new(requests_per_second: f64, burst: Option<u32>) -> Self {
+        let one_second = requests_per_second.ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
+        Self {
+            requests_per_second,
+            burst: burst.unwrap_or(one_second).max(1),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -60,7 +73,7 @@ impl TenantLimiter {
     ) -> Self {
         let now = Instant::now();
         let ceiling = ceiling.map(|ceiling| {
-            let burst = f64::from(ceiling.burst.max(1));
+            let burst = f64::from(ceiling.burst);
             (
                 ceiling,
                 TokenBucket::new(burst, ceiling.requests_per_second, burst, now),

@@ -16,11 +16,6 @@ use platform::tls::CaCertificates;
 pub mod defaults {
     use std::time::Duration;
 
-    /// No rate ceiling of our own: the server's limiter, read from its
-    /// headers, and the adaptive concurrency limit pace the tenant.
-    pub const REQUESTS_PER_SECOND: f64 = f64::INFINITY;
-    /// With a ceiling but no burst, one second's worth of the ceiling.
-    pub const BURST: u32 = 0;
     /// Concurrent requests per tenant at the start of adaptive pacing:
     /// enough to overlap latency, few enough not to load a Confluence node.
     pub const MAX_IN_FLIGHT: usize = 4;
@@ -50,12 +45,10 @@ pub struct ClientSettings {
     /// Extra trust roots (an internal CA), parsed when the config was loaded.
     pub ca: Option<Arc<CaCertificates>>,
     pub request_timeout: Duration,
-    /// The operator's ceiling on the request rate; infinite (the default)
-    /// sets none, leaving the pace to the server's limiter and to latency.
-    pub requests_per_second: f64,
-    /// Requests allowed at once above [`Self::requests_per_second`] when it
-    /// is finite; 0 means one second's worth of it.
-    pub burst: u32,
+    /// The operator's ceiling on the request rate (`requests_per_second`,
+    /// `burst`). None, the default: the server's limiter, read from its
+    /// headers, and the adaptive concurrency limit pace the tenant.
+    pub rate_ceiling: Option<RateCeiling>,
     /// Concurrent requests at the start; the adaptive limit moves from here.
     pub max_in_flight: usize,
     /// The adaptive concurrency limit never goes above this.
@@ -81,8 +74,7 @@ impl ClientSettings {
             auth,
             ca: None,
             request_timeout: defaults::REQUEST_TIMEOUT,
-            requests_per_second: defaults::REQUESTS_PER_SECOND,
-            burst: defaults::BURST,
+            rate_ceiling: None,
             max_in_flight: defaults::MAX_IN_FLIGHT,
             max_in_flight_ceiling: defaults::MAX_IN_FLIGHT_CEILING,
             page_size: defaults::PAGE_SIZE,
@@ -115,22 +107,6 @@ pub fn is_plain_http_to_another_host(url: &Url) -> bool {
 }
 
 impl ClientSettings {
-    /// The operator's rate ceiling, if one is set (a finite, positive rate).
-    pub fn rate_ceiling(&self) -> Option<RateCeiling> {
-        (self.requests_per_second.is_finite() && self.requests_per_second > 0.0).then_some(
-            RateCeiling {
-                requests_per_second: self.requests_per_second,
-                burst: match self.burst {
-                    0 => self
-                        .requests_per_second
-                        .ceil()
-                        .clamp(1.0, f64::from(u32::MAX)) as u32,
-                    burst => burst,
-                },
-            },
-        )
-    }
-
     /// The most requests the tenant may ever have in flight.
     pub fn concurrency_ceiling(&self) -> usize {
         self.max_in_flight_ceiling.max(self.max_in_flight).max(1)

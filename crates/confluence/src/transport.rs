@@ -205,7 +205,7 @@ impl Transport {
             settings: settings.clone(),
             base: settings.base_url.as_str().trim_end_matches('/').to_owned(),
             limiter: TenantLimiter::new(
-                settings.rate_ceiling(),
+                settings.rate_ceiling,
                 settings.max_in_flight,
                 settings.concurrency_ceiling(),
                 settings.retry.max_elapsed,

@@ -35,8 +35,8 @@ pub mod defaults {
     use std::time::Duration;
 
     pub use confluence::settings::defaults::{
-        BURST, MAX_IN_FLIGHT, MAX_IN_FLIGHT_CEILING, MAX_PAGES, MAX_RESPONSE_BYTES, PAGE_SIZE,
-        REQUEST_TIMEOUT, REQUESTS_PER_SECOND,
+        MAX_IN_FLIGHT, MAX_IN_FLIGHT_CEILING, MAX_PAGES, MAX_RESPONSE_BYTES, PAGE_SIZE,
+        REQUEST_TIMEOUT,
     };
 
     /// Baton's default sync cadence for service-less connectors.

@@ -32,13 +32,18 @@ pub fn effective_settings(tenant: &TenantConfig) -> Vec<Setting> {
         ("sync_interval", humanize(tenant.sync.interval)),
         (
             "requests_per_second",
-            if confluence.requests_per_second.is_finite() {
-                confluence.requests_per_second.to_string()
-            } else {
-                "no ceiling (the server's limiter paces)".to_owned()
-            },
+            confluence.rate_ceiling.map_or_else(
+                || "no ceiling (the server's limiter paces)".to_owned(),
+                |ceiling| ceiling.requests_per_second.to_string(),
+            ),
         ),
-        ("burst", confluence.burst.to_string()),
+        (
+            "burst",
+            confluence.rate_ceiling.map_or_else(
+                || "no ceiling".to_owned(),
+                |ceiling| ceiling.burst.to_string(),
+            ),
+        ),
         ("max_in_flight", confluence.max_in_flight.to_string()),
         (
             "max_in_flight_ceiling",

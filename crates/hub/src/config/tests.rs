@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use confluence::RateCeiling;
 use confluence::settings::Auth;
 
 fn load(text: &str) -> Result<HubConfig, ConfigError> {
@@ -35,8 +36,13 @@ fn minimal_config_gets_defaults_and_overrides() {
         tenant.confluence.base_url.as_str(),
         "https://confluence.acme.example/"
     );
-    assert_eq!(tenant.confluence.requests_per_second, 5.0);
-    assert_eq!(tenant.confluence.burst, 7);
+    assert_eq!(
+        tenant.confluence.rate_ceiling,
+        Some(RateCeiling {
+            requests_per_second: 5.0,
+            burst: 7
+        })
+    );
     assert_eq!(tenant.confluence.page_size, defaults::PAGE_SIZE);
     assert_eq!(tenant.sync.interval, defaults::SYNC_INTERVAL);
     assert!(!tenant.provisioning);
@@ -177,7 +183,7 @@ fn pacing_has_no_ceiling_by_default_and_rejects_nonsense_ceilings() {
     };
     let config = load(&tenant("")).unwrap();
     let settings = &config.tenant("p").unwrap().confluence;
-    assert_eq!(settings.rate_ceiling(), None);
+    assert_eq!(settings.rate_ceiling, None);
     assert_eq!(settings.max_in_flight, defaults::MAX_IN_FLIGHT);
     assert_eq!(
         settings.concurrency_ceiling(),
@@ -185,7 +191,7 @@ fn pacing_has_no_ceiling_by_default_and_rejects_nonsense_ceilings() {
     );
 
     let config = load(&tenant("requests_per_second = 2.5")).unwrap();
-    let ceiling = config.tenant("p").unwrap().confluence.rate_ceiling();
+    let ceiling = config.tenant("p").unwrap().confluence.rate_ceiling;
     assert_eq!(
         ceiling.map(|c| (c.requests_per_second, c.burst)),
         Some((2.5, 3))

@@ -15,6 +15,7 @@ use crate::config::raw::{InlineOrRef, RawConductorOne, RawInstance, RawSettings}
 use crate::config::{Deprovisioning, SyncSettings, TenantConfig, TenantId, defaults, hostname};
 use conductorone::credentials::{ClientCredentials, CredentialError};
 use conductorone::settings::C1Settings;
+use confluence::RateCeiling;
 use confluence::settings::{Auth, ClientSettings, RetryPolicy, is_plain_http_to_another_host};
 use confluence::version::ConfluenceVersion;
 use platform::secret::{Secret, resolve_path};
@@ -93,20 +94,21 @@ impl Validator<'_> {
             .and_then(|path| self.ca_file(line, tenant, "ca_file", path));
 
         let settings = raw.settings().over(defaults);
-        let requests_per_second = settings
-            .requests_per_second
-            .unwrap_or(defaults::REQUESTS_PER_SECOND);
-        if settings.requests_per_second.is_some()
-            && !(requests_per_second > 0.0 && requests_per_second.is_finite())
-        {
-            self.problem(
-                line,
-                tenant,
-                "requests_per_second",
-                "must be a positive number (leave it out for no ceiling)".into(),
-            );
-        }
-        let burst = settings.burst.unwrap_or(defaults::BURST);
+        let rate_ceiling = match settings.requests_per_second {
+            None => None,
+            Some(rate) if rate > 0.0 && rate.is_finite() => {
+                Some(RateCeiling::new(rate, settings.burst))
+            }
+            Some(_) => {
+                self.problem(
+                    line,
+                    tenant,
+                    "requests_per_second",
+                    "must be a positive number (leave it out for no ceiling)".into(),
+                );
+                None
+            }
+        };
         if settings.burst == Some(0) {
             self.problem(line, tenant, "burst", "must be at least 1".into());
         }
@@ -224,8 +226,7 @@ impl Validator<'_> {
                 auth: auth?,
                 ca,
                 request_timeout,
-                requests_per_second,
-                burst,
+                rate_ceiling,
                 max_in_flight,
                 max_in_flight_ceiling,
                 page_size,

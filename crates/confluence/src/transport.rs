@@ -23,7 +23,7 @@ use super::pacing::Pacing;
 use super::ratelimit::{Admission, TenantLimiter, outcome_of_status};
 use super::retry::{RetryBudget, RetryReason};
 use super::route::Route;
-use super::settings::{ClientSettings, RetryPolicy};
+use super::settings::ClientSettings;
 use super::stats::{ClientStats, Counters};
 use platform::metrics;
 
@@ -180,17 +180,15 @@ enum Failure {
 #[derive(Debug)]
 pub(crate) struct Transport {
     pub tenant: String,
+    /// The tenant's settings; a new HTTP client is built from them.
+    settings: ClientSettings,
     /// Built on the first request, dropped (pool and all) by
     /// [`Transport::release_idle_connections`]: a tenant between syncs holds
     /// no client.
     http: RwLock<Option<reqwest::Client>>,
-    settings: ClientSettings,
     /// The base URL as text, without a trailing slash.
     base: String,
     limiter: TenantLimiter,
-    retry: RetryPolicy,
-    timeout: Duration,
-    max_response_bytes: u64,
     counters: Counters,
 }
 
@@ -210,9 +208,6 @@ impl Transport {
                 settings.concurrency_ceiling(),
                 settings.retry.max_elapsed,
             ),
-            retry: settings.retry.clone(),
-            timeout: settings.request_timeout,
-            max_response_bytes: settings.max_response_bytes,
             counters: Counters::default(),
         })
     }
@@ -301,7 +296,7 @@ impl Transport {
             })
         })?;
         let http = self.client()?;
-        let mut budget = RetryBudget::start(&self.retry);
+        let mut budget = RetryBudget::start(&self.settings.retry);
         loop {
             let attempt = budget.begin_attempt();
             let (admission, waited) = self.limiter.acquire().await;
@@ -348,7 +343,7 @@ impl Transport {
                     }
                 }
                 Err(AttemptError::TooLarge) => {
-                    let cap = self.max_response_bytes;
+                    let cap = self.settings.max_response_bytes;
                     return Err(self.error(ErrorKind::ResponseTooLarge { method, route, cap }));
                 }
                 Err(AttemptError::Http(err)) => {
@@ -393,9 +388,10 @@ impl Transport {
             // A 429 asking for more than the whole budget: say so, rather
             // than blame a client sharing the account's limit.
             if let Failure::Status { status: 429, .. } = failure
-                && let Some(wait) = server_wait.filter(|wait| *wait > self.retry.max_elapsed)
+                && let Some(wait) =
+                    server_wait.filter(|wait| *wait > self.settings.retry.max_elapsed)
             {
-                let budget = self.retry.max_elapsed;
+                let budget = self.settings.retry.max_elapsed;
                 return Err(self.error(ErrorKind::WaitBeyondBudget {
                     method,
                     route,
@@ -446,7 +442,7 @@ impl Transport {
         let response = builder.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = read_body_capped(response, self.max_response_bytes).await?;
+        let body = read_body_capped(response, self.settings.max_response_bytes).await?;
         Ok((status, headers, body))
     }
 
@@ -478,7 +474,7 @@ impl Transport {
                 method,
                 route,
                 attempts,
-                timeout: self.timeout,
+                timeout: self.settings.request_timeout,
             },
             Failure::Connection { detail, .. } => ErrorKind::Transport {
                 method,

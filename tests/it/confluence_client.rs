@@ -716,27 +716,37 @@ async fn flaky_server_with_503s_and_resets_yields_identical_results() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_walk_closes_its_idle_connections_within_seconds() {
+/// A 9.2 client that has walked a small dataset, with the simulator and
+/// the connections the walk left open (at least one).
+async fn walked_client() -> (ConfluenceSim, ConfluenceClient, usize) {
     let options = SimOptions::new(SimVersion::V9_2, dataset(300, 20, 10));
     let auth = admin(&options);
     let sim = start(options);
     let client = client(&sim, auth);
     let walked = walk(&client).await.unwrap();
     assert_complete(&walked, &sim.dataset(), SimVersion::V9_2);
-    let open_after_walk = sim.open_connections();
-    assert!(
-        open_after_walk > 0,
-        "the client kept no connection between requests"
-    );
+    let open = sim.open_connections();
+    assert!(open > 0, "the client kept no connection between requests");
+    (sim, client, open)
+}
+
+/// Waits up to `limit` for the simulator to hold no open connection, and
+/// says how long it waited.
+async fn until_no_connection_is_open(sim: &ConfluenceSim, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while sim.open_connections() > 0 && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_walk_closes_its_idle_connections_within_seconds() {
+    let (sim, client, open_after_walk) = walked_client().await;
 
     // The client lives on (as a tenant's does between syncs); its pooled
     // connections must not.
-    let finished = Instant::now();
-    while sim.open_connections() > 0 && finished.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let closed_after = finished.elapsed();
+    let closed_after = until_no_connection_is_open(&sim, Duration::from_secs(30)).await;
     assert_eq!(
         sim.open_connections(),
         0,
@@ -751,26 +761,16 @@ async fn a_finished_walk_closes_its_idle_connections_within_seconds() {
 
 #[tokio::test]
 async fn releasing_idle_connections_closes_them_at_once_and_keeps_the_client_working() {
-    let options = SimOptions::new(SimVersion::V9_2, dataset(300, 20, 10));
-    let auth = admin(&options);
-    let sim = start(options);
-    let client = client(&sim, auth);
-    walk(&client).await.unwrap();
-    let open_after_walk = sim.open_connections();
-    assert!(open_after_walk > 0, "the client kept no connection");
+    let (sim, client, open_after_walk) = walked_client().await;
     let requests = client.stats().requests;
 
     // What a tenant does when its sync ends: well before the idle timeout.
     client.release_idle_connections();
-    let released = Instant::now();
-    while sim.open_connections() > 0 && released.elapsed() < Duration::from_secs(2) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let waited = until_no_connection_is_open(&sim, Duration::from_secs(2)).await;
     assert_eq!(
         sim.open_connections(),
         0,
-        "{open_after_walk} connections still open {:?} after the release",
-        released.elapsed()
+        "{open_after_walk} connections still open {waited:?} after the release"
     );
 
     // The next sync opens new ones, and what the client counted stays.

@@ -106,11 +106,15 @@ impl TaskRunner {
         })?;
         let mut shutdown = pin!(shutdown);
 
+        // The Hello and GetTask calls are boxed: their futures (the request,
+        // tonic's encoding, the call) are kilobytes, and a session spends its
+        // life between calls. Held inline, they would sit in every idle
+        // tenant's session for good; boxed, they exist while a call runs.
         let status = &self.status;
-        let hello = startup_hello(&client, &self.metadata, |err, delay| {
+        let hello = Box::pin(startup_hello(&client, &self.metadata, |err, delay| {
             tracing::warn!(error = %err, retry_in_s = delay.as_secs(), "startup Hello failed; retrying");
             status.send_modify(|status| status.last_error = Some(err.to_string()));
-        });
+        }));
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             result = hello => result.map_err(|err| SessionError::Refused {
@@ -152,7 +156,7 @@ impl TaskRunner {
             };
             let reply = tokio::select! {
                 _ = &mut shutdown => break,
-                reply = client.get_task() => reply,
+                reply = Box::pin(client.get_task()) => reply,
             };
             let delay = match reply {
                 Ok(reply) => {

@@ -1,6 +1,6 @@
 //! Where a tenant's ConductorOne lives and how we reach it: the API host (from
-//! the client id or the `api_host` override), the token URL, and one
-//! long-lived TLS gRPC channel and HTTPS client per tenant.
+//! the client id or the `api_host` override), the token URL, one long-lived
+//! TLS gRPC channel per tenant, and the HTTPS client of a token exchange.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -9,7 +9,7 @@ use crate::support::{CapturedLogs, fixture, run_alone};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -1379,4 +1379,30 @@ async fn the_grpc_connection_is_reused_and_made_again_after_it_breaks() {
         "one new gRPC connection after the cut"
     );
     proxy.accept.abort();
+}
+
+/// Waits up to two seconds for the simulator to hold `count` connections.
+async fn until_open_connections(sim: &ConductorOneSim, count: usize) -> usize {
+    let started = Instant::now();
+    while sim.open_connections() != count && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.open_connections()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_between_calls_holds_its_grpc_connection_and_nothing_for_tokens() {
+    let (sim, tenants) = start_sim(&["acme"]);
+    let client = BatonClient::connect(&tenants[0].settings).unwrap();
+    client.check_credentials().await.unwrap();
+    client.get_task().await.unwrap();
+    assert_eq!(
+        until_open_connections(&sim, 1).await,
+        1,
+        "the token exchange's connection outlived it"
+    );
+
+    // A removed tenant leaves no connection behind.
+    drop(client);
+    assert_eq!(until_open_connections(&sim, 0).await, 0);
 }

@@ -17,6 +17,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -70,6 +71,7 @@ pub struct ConductorOneSim {
     control_addr: SocketAddr,
     ca_pem: String,
     state: Arc<SimState>,
+    open_connections: Arc<AtomicUsize>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -89,9 +91,11 @@ impl ConductorOneSim {
         );
         let (stop, stop_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let open_connections = Arc::new(AtomicUsize::new(0));
         let ports = server::Ports {
             https: options.port,
             control: options.control_port,
+            open: open_connections.clone(),
         };
         let server_state = state.clone();
         let server_config = certificate.server_config;
@@ -126,6 +130,7 @@ impl ConductorOneSim {
             control_addr,
             ca_pem: certificate.ca_pem,
             state,
+            open_connections,
             stop,
             thread: Some(thread),
         })
@@ -148,6 +153,11 @@ impl ConductorOneSim {
     /// The CA certificate (PEM) clients must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// HTTPS connections (token and BatonService, every tenant) open now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::Relaxed)
     }
 
     pub fn enqueue(&self, tenant: &str, task: &SimTask) -> Result<String, StateError> {

@@ -6,6 +6,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,6 +32,8 @@ const ACCEPT_BACKLOG: usize = 64;
 pub struct Ports {
     pub https: u16,
     pub control: u16,
+    /// Counts the HTTPS connections open now.
+    pub open: Arc<AtomicUsize>,
 }
 
 /// Binds both ports on 127.0.0.1, reports their addresses through `ready`,
@@ -65,7 +68,7 @@ pub async fn serve(
     };
 
     let (streams_tx, streams_rx) = mpsc::channel(ACCEPT_BACKLOG);
-    let acceptor = tokio::spawn(accept_tls(https, tls, streams_tx));
+    let acceptor = tokio::spawn(accept_tls(https, tls, streams_tx, ports.open));
     let grpc = BatonServiceServer::new(SimBatonService {
         state: state.clone(),
         upload_dir,

@@ -194,7 +194,7 @@ fn main() {
                 task_concurrency: 3,
             };
             let metadata = connector_metadata("https://wiki.example", sync_capabilities());
-            let runner = TaskRunner::new(settings, metadata, Arc::new(IdleHandler));
+            let runner = TaskRunner::new(settings, Arc::new(metadata), Arc::new(IdleHandler));
             let status = runner.status();
             let mut stopped = stopped.clone();
             runtime.spawn(runner.run(async move {

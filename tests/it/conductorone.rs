@@ -341,7 +341,7 @@ fn spawn_runner(settings: &C1Settings, handler: &Arc<TestHandler>) -> RunningRun
     let metadata = connector_metadata("https://wiki.example", sync_capabilities());
     let runner = TaskRunner::new(
         settings.clone(),
-        metadata,
+        Arc::new(metadata),
         Arc::new(SharedHandler(handler.clone())),
     );
     let status = runner.status();

@@ -44,7 +44,7 @@ pub(crate) struct TaskContext {
     pub(crate) tenant: String,
     pub(crate) client: BatonClient,
     pub(crate) handler: Arc<dyn TaskHandler>,
-    pub(crate) metadata: ConnectorMetadata,
+    pub(crate) metadata: Arc<ConnectorMetadata>,
     /// Held for the whole of a sync: a tenant never runs two at once.
     pub(crate) sync_slot: tokio::sync::Mutex<()>,
     /// Fires when the session stops.

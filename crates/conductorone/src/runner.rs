@@ -53,7 +53,7 @@ pub enum SessionError {
 
 pub struct TaskRunner {
     settings: C1Settings,
-    metadata: ConnectorMetadata,
+    metadata: Arc<ConnectorMetadata>,
     handler: Arc<dyn TaskHandler>,
     status: watch::Sender<RunnerStatus>,
 }
@@ -61,7 +61,7 @@ pub struct TaskRunner {
 impl TaskRunner {
     pub fn new(
         settings: C1Settings,
-        metadata: ConnectorMetadata,
+        metadata: Arc<ConnectorMetadata>,
         handler: Arc<dyn TaskHandler>,
     ) -> Self {
         Self {

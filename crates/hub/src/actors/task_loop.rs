@@ -43,7 +43,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(45);
 
 pub struct TaskLoop {
     settings: C1Settings,
-    metadata: ConnectorMetadata,
+    /// Shared with the session it starts, and with each restart's.
+    metadata: Arc<ConnectorMetadata>,
     handler: Arc<HubTaskHandler>,
     /// The tenant's Instance, weakly (it owns this actor).
     session: WeakRecipient<SessionEvent>,
@@ -60,7 +61,7 @@ impl TaskLoop {
     ) -> Self {
         Self {
             settings,
-            metadata,
+            metadata: Arc::new(metadata),
             handler: Arc::new(handler),
             session,
             stop: None,

@@ -33,7 +33,8 @@ use sim::conductorone::{ConductorOneSim, SimOptions as C1Options, SimTenant, gen
 use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion};
 
 use support::{
-    HubProcess, LogTail, Usage, WorkDir, env_or, free_port, load_average, mib, own_usage,
+    C1Endpoint, HubProcess, LogTail, Usage, WorkDir, c1_instance, env_or, free_port, load_average,
+    mib, own_usage,
 };
 
 const TOKEN: &str = "hub-scale-pat";
@@ -269,18 +270,20 @@ fn idle_run(setup: &IdleSetup<'_>, c1: &ConductorOneSim, next_poll: Duration) {
     std::fs::write(&ca_file, c1.ca_pem()).expect("write the CA file");
     let port = free_port();
     let mut config = hub_section(&run_dir.join("data"), port, setup.workers);
+    let api_host = c1.api_host();
+    let endpoint = C1Endpoint {
+        ca_file: &ca_file,
+        api_host: &api_host,
+    };
     for tenant in setup.credentials {
-        config.push_str(&format!(
-            "[[instance]]\nid = \"{id}\"\nbase_url = \"{url}\"\ntoken = {{ file = \"{token}\" }}\nprovisioning = true\n\
-             [instance.conductorone]\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"{secret}\" }}\n\
-             ca_file = \"{ca}\"\napi_host = \"{api_host}\"\n",
-            id = tenant.tenant,
-            url = setup.confluence.base_url(),
-            token = setup.token_file.display(),
-            client_id = tenant.client_id,
-            secret = tenant.secret_file.display(),
-            ca = ca_file.display(),
-            api_host = c1.api_host(),
+        config.push_str(&c1_instance(
+            &tenant.tenant,
+            &setup.confluence.base_url(),
+            setup.token_file,
+            "provisioning = true\n",
+            &tenant.client_id,
+            &tenant.secret_file,
+            &endpoint,
         ));
     }
     println!(

@@ -26,7 +26,10 @@ use sim::conductorone::{
 };
 use sim::confluence::{ConfluenceSim, Dataset, Faults, GenerateOptions, SimOptions, SimVersion};
 
-use support::{HubProcess, WorkDir, env_or, free_port, load_average, parse_time, seconds_between};
+use support::{
+    C1Endpoint, HubProcess, WorkDir, c1_instance, env_or, free_port, load_average, parse_time,
+    seconds_between,
+};
 
 const TOKEN: &str = "sync-bench-pat";
 
@@ -88,7 +91,7 @@ fn main() {
         .collect();
 
     let mut sim_tenants = Vec::new();
-    let mut instances = String::new();
+    let mut secrets = Vec::new();
     for tenant in &tenants {
         let (client_id, secret, public_jwk) = gen_credentials(&tenant.id, "127.0.0.1");
         let secret_file = dir.path().join(format!("{}-c1-secret", tenant.id));
@@ -98,15 +101,7 @@ fn main() {
             client_id: client_id.clone(),
             public_jwk,
         });
-        instances.push_str(&format!(
-            "[[instance]]\nid = \"{id}\"\nbase_url = \"{url}\"\ntoken = {{ file = \"{token}\" }}\n\
-             [instance.conductorone]\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"{secret}\" }}\n\
-             ca_file = \"{{ca}}\"\napi_host = \"{{api_host}}\"\n",
-            id = tenant.id,
-            url = tenant.sim.base_url(),
-            token = token_file.display(),
-            secret = secret_file.display(),
-        ));
+        secrets.push((client_id, secret_file));
     }
     let c1 = ConductorOneSim::start(C1Options {
         tenants: sim_tenants,
@@ -115,14 +110,32 @@ fn main() {
     .expect("start the ConductorOne simulator");
     let ca_file = dir.path().join("c1-ca.pem");
     std::fs::write(&ca_file, c1.ca_pem()).expect("write the CA file");
+    let api_host = c1.api_host();
+    let endpoint = C1Endpoint {
+        ca_file: &ca_file,
+        api_host: &api_host,
+    };
+    let instances: String = tenants
+        .iter()
+        .zip(&secrets)
+        .map(|(tenant, (client_id, secret_file))| {
+            c1_instance(
+                &tenant.id,
+                &tenant.sim.base_url(),
+                &token_file,
+                "",
+                client_id,
+                secret_file,
+                &endpoint,
+            )
+        })
+        .collect();
     let port = free_port();
     let config = format!(
         "[hub]\ndata_dir = \"{data}\"\nadmin_listen = \"127.0.0.1:{port}\"\nworkers = 2\n\
          [defaults]\nrequests_per_second = {rps}\nburst = {burst}\nmax_in_flight = {max_in_flight}\n{instances}",
         data = dir.path().join("data").display(),
-    )
-    .replace("{ca}", &ca_file.display().to_string())
-    .replace("{api_host}", &c1.api_host());
+    );
 
     println!(
         "service_sync: enqueue to FinishTask, {users} users / {groups} groups / {spaces} spaces per tenant, {} ms added to every Confluence answer, {repeats} tasks per version, one at a time",

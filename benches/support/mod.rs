@@ -323,3 +323,32 @@ pub fn seconds_between(from: SystemTime, to: SystemTime) -> f64 {
         Err(err) => -err.duration().as_secs_f64(),
     }
 }
+
+/// Where a hub tenant's ConductorOne simulator is and how it trusts it.
+pub struct C1Endpoint<'a> {
+    pub ca_file: &'a Path,
+    pub api_host: &'a str,
+}
+
+/// One `[[instance]]` table of a hub config with ConductorOne credentials:
+/// the Confluence token and the client secret from their files, and `extra`
+/// lines (ending in a newline) for the instance itself.
+pub fn c1_instance(
+    id: &str,
+    base_url: &str,
+    token_file: &Path,
+    extra: &str,
+    client_id: &str,
+    secret_file: &Path,
+    c1: &C1Endpoint<'_>,
+) -> String {
+    format!(
+        "[[instance]]\nid = \"{id}\"\nbase_url = \"{base_url}\"\ntoken = {{ file = \"{token}\" }}\n{extra}\
+         [instance.conductorone]\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"{secret}\" }}\n\
+         ca_file = \"{ca}\"\napi_host = \"{api_host}\"\n",
+        token = token_file.display(),
+        secret = secret_file.display(),
+        ca = c1.ca_file.display(),
+        api_host = c1.api_host,
+    )
+}

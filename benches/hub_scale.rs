@@ -13,14 +13,19 @@
 //!   nothing to do. Once every session is connected and the settle time
 //!   (default 300 s) has passed, prints the hub's RSS once a minute, its
 //!   growth over the window (default 3,300 s: minute 5 to minute 60) and its
-//!   CPU. Targets: RSS ≤ 150 MB, growth ≤ 2 %, CPU ≤ 3 % of a core.
+//!   CPU. Targets: RSS ≤ 150 MB, growth ≤ 2 %, CPU ≤ 3 % of a core. Then a
+//!   ConductorOne `sync_full` task goes to 50 of them at once (300 users /
+//!   30 groups / 20 spaces each, one Confluence simulator), and the run
+//!   prints the RSS before, at the peak and 60 s after they all finished:
+//!   what the syncs leave behind.
 //!
 //! The simulators run in this bench process (their CPU is printed apart).
 //!
 //! `cargo bench --bench hub_scale`. Knobs (environment): `SCALE_RUNS`
 //! (`scheduled,idle`), `SCALE_TENANTS`, `SCALE_SETTLE_SECS`,
 //! `SCALE_WINDOW_SECS` (both per run when unset), `SCALE_NEXT_POLLS`
-//! (comma-separated, e.g. `1s,5s,30s`), `SCALE_WORKERS`,
+//! (comma-separated, e.g. `1s,5s,30s`), `SCALE_SYNC_TASKS` (50; 0 skips
+//! them), `SCALE_WORKERS`,
 //! `SCALE_TIMEOUT_SECS`, `HUB_BENCH_KEEP`, and `HUB_BENCH_WRAPPER` (a
 //! command the hub runs under, e.g. `heaptrack -o /tmp/hub`).
 
@@ -29,7 +34,9 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sim::conductorone::{ConductorOneSim, SimOptions as C1Options, SimTenant, gen_credentials};
+use sim::conductorone::{
+    ConductorOneSim, SimOptions as C1Options, SimTenant, SyncOptions, gen_credentials,
+};
 use sim::confluence::{ConfluenceSim, Dataset, GenerateOptions, SimOptions, SimVersion};
 
 use support::{
@@ -45,6 +52,7 @@ struct Knobs {
     settle: Option<u64>,
     window: Option<u64>,
     next_polls: Vec<Duration>,
+    sync_tasks: usize,
     workers: usize,
     timeout: Duration,
 }
@@ -69,6 +77,7 @@ impl Knobs {
                 .split(',')
                 .map(|text| humantime::parse_duration(text.trim()).expect("a duration like 5s"))
                 .collect(),
+            sync_tasks: env_or("SCALE_SYNC_TASKS", 50),
             workers: env_or("SCALE_WORKERS", 2),
             timeout: Duration::from_secs(env_or("SCALE_TIMEOUT_SECS", 1_800)),
         }
@@ -205,8 +214,8 @@ fn scheduled(knobs: &Knobs, dir: &Path, token_file: &Path) {
 fn idle(knobs: &Knobs, dir: &Path, token_file: &Path) {
     let settle = knobs.settle.unwrap_or(300);
     let window = knobs.window.unwrap_or(3_300);
-    // The tenants point at it but, idle, never call it.
-    let confluence = confluence_sim(10, 3, 2);
+    // Idle, the tenants never call it; the sync tasks at the end do.
+    let confluence = confluence_sim(300, 30, 20);
     let mut tenants = Vec::new();
     let mut credentials = Vec::new();
     for index in 0..knobs.tenants {
@@ -237,6 +246,7 @@ fn idle(knobs: &Knobs, dir: &Path, token_file: &Path) {
             token_file,
             confluence: &confluence,
             credentials: &credentials,
+            sync_tasks: knobs.sync_tasks,
             workers: knobs.workers,
             settle,
             window,
@@ -257,6 +267,7 @@ struct IdleSetup<'a> {
     token_file: &'a Path,
     confluence: &'a ConfluenceSim,
     credentials: &'a [Credentials],
+    sync_tasks: usize,
     workers: usize,
     settle: u64,
     window: u64,
@@ -318,13 +329,66 @@ fn idle_run(setup: &IdleSetup<'_>, c1: &ConductorOneSim, next_poll: Duration) {
     let quiet = measure_quiet(&mut hub, setup.window);
     let polls = total_polls(c1, setup.credentials) - polls_before;
     let confluence_requests = setup.confluence.request_count() - confluence_before;
-    hub.stop(Duration::from_secs(30));
-
     quiet.print("3 %");
     println!(
         "  GetTask polls: {polls} ({:.1}/s; CPU per poll {:.0} µs, timers included); Confluence requests: {confluence_requests}",
         polls as f64 / quiet.elapsed,
         1e6 * quiet.cpu() / polls.max(1) as f64
+    );
+    let count = setup.sync_tasks.min(setup.credentials.len());
+    if count > 0 {
+        sync_burst(&mut hub, c1, &setup.credentials[..count]);
+    }
+    hub.stop(Duration::from_secs(30));
+}
+
+/// Sends a `sync_full` task to each of `tenants` at once, waits for every
+/// FinishTask, and prints the hub's RSS before, at its sampled peak, and a
+/// minute after the last one finished.
+fn sync_burst(hub: &mut HubProcess, c1: &ConductorOneSim, tenants: &[Credentials]) {
+    const AFTER: Duration = Duration::from_secs(60);
+    let before = hub.usage();
+    let started = Instant::now();
+    let ids: Vec<String> = tenants
+        .iter()
+        .map(|tenant| {
+            c1.enqueue_sync(&tenant.tenant, SyncOptions::default())
+                .expect("enqueue a sync task")
+        })
+        .collect();
+    let mut peak = before.rss_kib;
+    loop {
+        peak = peak.max(hub.usage().rss_kib);
+        let finished: Vec<_> = ids
+            .iter()
+            .filter_map(|id| c1.task(id).and_then(|record| record.finish))
+            .collect();
+        if finished.len() == ids.len() {
+            let failed = finished.iter().filter(|finish| !finish.success).count();
+            assert_eq!(failed, 0, "{failed} sync tasks failed: {finished:?}");
+            break;
+        }
+        hub.assert_running();
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {} of {} sync tasks finished within 600 s\n{}",
+            finished.len(),
+            ids.len(),
+            hub.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let wall = started.elapsed().as_secs_f64();
+    std::thread::sleep(AFTER);
+    let after = hub.usage();
+    println!(
+        "  {} sync tasks at once: every FinishTask {wall:.1} s after enqueue; RSS {:.1} MiB before, {:.1} MiB at the peak, {:.1} MiB {} s after ({:+.1} MiB)",
+        ids.len(),
+        mib(before.rss_kib),
+        mib(peak),
+        mib(after.rss_kib),
+        AFTER.as_secs(),
+        mib(after.rss_kib) - mib(before.rss_kib)
     );
 }
 

@@ -135,6 +135,8 @@ impl Drop for WorkDir {
 /// JSON logs at `info` in `<dir>/hub.log`.
 pub struct HubProcess {
     child: Child,
+    /// The hub's own process id, once known (see [`HubProcess::pid`]).
+    hub_pid: std::cell::OnceCell<u32>,
     pub admin: String,
     pub log: PathBuf,
     pub started: Instant,
@@ -153,7 +155,7 @@ impl HubProcess {
         let started = Instant::now();
         let started_at = SystemTime::now();
         // `HUB_BENCH_WRAPPER` runs the hub under a profiler (`heaptrack -o
-        // FILE`, say); the process measured is then the wrapper's.
+        // FILE`, say); the process measured and stopped is still the hub.
         let binary = env!("CARGO_BIN_EXE_confluence-hub");
         let wrapper = std::env::var("HUB_BENCH_WRAPPER").unwrap_or_default();
         let mut command = match wrapper.split_whitespace().collect::<Vec<_>>()[..] {
@@ -183,6 +185,7 @@ impl HubProcess {
             .expect("start confluence-hub run");
         Self {
             child,
+            hub_pid: std::cell::OnceCell::new(),
             admin: format!("http://127.0.0.1:{admin_port}"),
             log,
             started,
@@ -195,8 +198,29 @@ impl HubProcess {
         }
     }
 
+    /// The hub's process: the child itself, or, under a wrapper, the
+    /// wrapper's descendant that runs the hub's binary.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        let child = self.child.id();
+        if std::env::var_os("HUB_BENCH_WRAPPER").is_none() {
+            return child;
+        }
+        if let Some(pid) = self.hub_pid.get() {
+            return *pid;
+        }
+        let binary = Path::new(env!("CARGO_BIN_EXE_confluence-hub"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(pid) = descendant_running(child, binary) {
+                return *self.hub_pid.get_or_init(|| pid);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the wrapper started no {}",
+                binary.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn usage(&self) -> Usage {
@@ -351,4 +375,33 @@ pub fn c1_instance(
         ca = c1.ca_file.display(),
         api_host = c1.api_host,
     )
+}
+
+/// A process below `ancestor` whose executable is `binary`.
+fn descendant_running(ancestor: u32, binary: &Path) -> Option<u32> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid …`; the command name may hold spaces.
+        let (_, rest) = stat.rsplit_once(')')?;
+        rest.split_whitespace().nth(1)?.parse().ok()
+    };
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+        })
+        .find(|&pid| {
+            let mut current = pid;
+            while let Some(parent) = parent_of(current) {
+                if parent == ancestor {
+                    return true;
+                }
+                if parent <= 1 {
+                    return false;
+                }
+                current = parent;
+            }
+            false
+        })
 }

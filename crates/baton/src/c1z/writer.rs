@@ -25,12 +25,15 @@ use crate::pb::c1::connector::v2::{Entitlement, Grant, Resource, ResourceType};
 /// Rows per transaction: big enough that commits cost nothing measurable,
 /// small enough that a commit never has much to write at once.
 const COMMIT_EVERY_ROWS: usize = 50_000;
-/// SQLite page cache while rows arrive (KiB): appending needs few pages.
-const LOAD_CACHE_KIB: i64 = 8 * 1024;
-/// SQLite page cache while the indexes are built (KiB); the sorter holds
-/// about as much again. With the id maps, a million-grant sync peaks near
-/// 190 MiB (benches/c1z_write.rs).
-const INDEX_CACHE_KIB: i64 = 64 * 1024;
+/// SQLite page cache while rows arrive (KiB): appending needs few pages,
+/// and the rest wait in the file (the OS page cache), not in the heap.
+const LOAD_CACHE_KIB: i64 = 2 * 1024;
+/// SQLite page cache while the indexes are built (KiB); the sorter spills to
+/// the file past about as much again. Bigger caches bought no speed and cost
+/// memory in every concurrent sync: a million grants take 7.5 s and peak at
+/// 78 MiB with these sizes, 8.0 s and 189 MiB with 8 and 64 MiB
+/// (benches/c1z_write.rs).
+const INDEX_CACHE_KIB: i64 = 8 * 1024;
 /// Grant expansion stops past this database size: 10 GiB is the most the
 /// newest Baton SDK decodes (docs/data-model.md, Envelope), so a bigger file
 /// would be refused anyway.

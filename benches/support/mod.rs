@@ -295,6 +295,17 @@ impl HubProcess {
 
 impl Drop for HubProcess {
     fn drop(&mut self) {
+        // Under a wrapper, the hub first: killing only the wrapper orphans
+        // it. Looked up afresh, so a hub that has exited is never mistaken
+        // for a process that took its pid since.
+        let binary = Path::new(env!("CARGO_BIN_EXE_confluence-hub"));
+        let wrapped = std::env::var_os("HUB_BENCH_WRAPPER")
+            .and_then(|_| descendant_running(self.child.id(), binary));
+        if let Some(pid) = wrapped.filter(|&pid| pid != self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -377,7 +388,8 @@ pub fn c1_instance(
     )
 }
 
-/// A process below `ancestor` whose executable is `binary`.
+/// `ancestor` itself when it runs `binary` (a wrapper that execs), else a
+/// process below it that does.
 fn descendant_running(ancestor: u32, binary: &Path) -> Option<u32> {
     let parent_of = |pid: u32| -> Option<u32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -392,6 +404,9 @@ fn descendant_running(ancestor: u32, binary: &Path) -> Option<u32> {
             std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
         })
         .find(|&pid| {
+            if pid == ancestor {
+                return true;
+            }
             let mut current = pid;
             while let Some(parent) = parent_of(current) {
                 if parent == ancestor {

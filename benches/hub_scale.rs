@@ -303,17 +303,10 @@ fn idle_run(setup: &IdleSetup<'_>, c1: &ConductorOneSim, next_poll: Duration) {
     );
 
     let mut hub = HubProcess::start(&run_dir, &config, port);
-    hub.wait_for(
+    hub.wait_for_sessions(
+        setup.credentials.len(),
         Duration::from_secs(300),
         Duration::from_millis(500),
-        "every ConductorOne session connected",
-        |status| {
-            let tenants = status["tenants"].as_array().map_or(&[][..], Vec::as_slice);
-            tenants.len() == setup.credentials.len()
-                && tenants
-                    .iter()
-                    .all(|tenant| tenant["conductorone"]["session"] == "connected")
-        },
     );
     let connected_after = hub.started.elapsed().as_secs_f64();
     let startup = hub.usage();

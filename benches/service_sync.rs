@@ -145,17 +145,10 @@ fn main() {
         "  hub: release binary, requests_per_second = {rps}, burst = {burst}, max_in_flight = {max_in_flight}; ConductorOne simulator next_poll 1 s, next_heartbeat 1 s"
     );
     let mut hub = HubProcess::start(dir.path(), &config, port);
-    hub.wait_for(
+    hub.wait_for_sessions(
+        tenants.len(),
         Duration::from_secs(60),
         Duration::from_millis(100),
-        "every ConductorOne session connected",
-        |status| {
-            let listed = status["tenants"].as_array().map_or(&[][..], Vec::as_slice);
-            listed.len() == tenants.len()
-                && listed
-                    .iter()
-                    .all(|tenant| tenant["conductorone"]["session"] == "connected")
-        },
     );
 
     for tenant in &tenants {

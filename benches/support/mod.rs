@@ -267,6 +267,23 @@ impl HubProcess {
         }
     }
 
+    /// Waits until `/status` lists `tenants` tenants, each with its
+    /// ConductorOne session connected.
+    pub fn wait_for_sessions(&mut self, tenants: usize, timeout: Duration, every: Duration) {
+        self.wait_for(
+            timeout,
+            every,
+            "every ConductorOne session connected",
+            |status| {
+                let listed = status["tenants"].as_array().map_or(&[][..], Vec::as_slice);
+                listed.len() == tenants
+                    && listed
+                        .iter()
+                        .all(|tenant| tenant["conductorone"]["session"] == "connected")
+            },
+        );
+    }
+
     /// SIGTERM, then waits for a graceful exit (SIGKILL after `timeout`).
     pub fn stop(mut self, timeout: Duration) {
         let _ = Command::new("kill")
